@@ -1,0 +1,117 @@
+import { readFile, stat } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { parseModelConfig, builtinConfigPath, train, type TrainEvent, type ModelConfig } from '@dqcodec/train';
+import { UserError } from '../errors.js';
+import { intOption, floatOption } from '../options.js';
+
+async function loadConfig(ref: string): Promise<ModelConfig> {
+  // A built-in name ("default", "tiny", …) or a path to a JSON file.
+  const path = (await stat(ref).catch(() => null)) ? ref : builtinConfigPath(ref);
+  if (!path) throw new UserError(`config ${ref}: no such file, and not a built-in config name`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UserError(`config ${path}: ${(err as Error).message}`);
+  }
+  return parseModelConfig(raw);
+}
+
+function fmtPerplexity(p: number[][]): string {
+  // Mean perplexity per level, bottom first: a quick view of code usage.
+  return p.map((lv) => (lv.reduce((s, v) => s + v, 0) / lv.length).toFixed(0)).join('/');
+}
+
+/** A progress bar on a TTY, plain log lines otherwise (CI, pipes). */
+function progressReporter(quiet: boolean): (e: TrainEvent) => void {
+  const tty = process.stderr.isTTY && !quiet;
+  let bar: cliProgress.SingleBar | null = null;
+  let lastPsnr = NaN;
+  let lastLine = 0;
+  return (e) => {
+    switch (e.kind) {
+      case 'start':
+        if (!quiet) {
+          process.stderr.write(`backend ${e.backend} (${e.backendReason}); ${e.trainImages} training / ${e.valImages} validation images\n`);
+        }
+        if (tty) {
+          bar = new cliProgress.SingleBar(
+            { format: 'train [{bar}] {value}/{total} | loss {loss} | val PSNR {psnr} dB | perplexity {ppl} | {ms} ms/step', stream: process.stderr },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(e.totalSteps, e.startStep, { loss: '-', psnr: '-', ppl: '-', ms: '-' });
+        }
+        break;
+      case 'step': {
+        const r = e.report;
+        const payload = { loss: r.loss.toFixed(5), psnr: Number.isNaN(lastPsnr) ? '-' : lastPsnr.toFixed(2), ppl: fmtPerplexity(r.perplexity), ms: r.msPerStep.toFixed(0) };
+        if (bar) bar.update(r.step, payload);
+        else if (!quiet && Date.now() - lastLine > 10_000) {
+          lastLine = Date.now();
+          process.stderr.write(`step ${r.step} loss ${payload.loss} perplexity ${payload.ppl} ${payload.ms} ms/step\n`);
+        }
+        break;
+      }
+      case 'validation':
+        lastPsnr = e.report.psnr;
+        if (!bar && !quiet) {
+          process.stderr.write(`validation step ${e.report.step}: PSNR ${e.report.psnr.toFixed(2)} dB, perplexity ${fmtPerplexity(e.report.perplexity)}, grid ${e.report.gridPath}\n`);
+        }
+        break;
+      case 'warning':
+        if (!quiet) process.stderr.write(`warning: ${e.message}\n`);
+        break;
+      case 'checkpoint':
+        break;
+    }
+    if (bar && e.kind === 'checkpoint' && e.step >= (bar as cliProgress.SingleBar).getTotal()) bar.stop();
+  };
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('Train a DQ-AE on a directory of photos (TensorFlow.js); writes checkpoints, metrics.jsonl and reconstruction grids to --out.')
+    .requiredOption('-c, --config <json|name>', 'model config: a JSON file, or a built-in name (default, tiny, ablation-dq, ablation-vq)')
+    .requiredOption('-d, --data <dir>', 'directory of images (any format sharp reads; searched recursively)')
+    .requiredOption('-o, --out <dir>', 'output directory for checkpoint/, metrics.jsonl and grids/')
+    .option('--steps <n>', 'total training steps', intOption(1), 2000)
+    .option('--batch <n>', 'crops per step', intOption(1), 16)
+    .option('--crop <px>', 'crop size in pixels (multiple of the total stride)', intOption(8), 64)
+    .option('--lr <rate>', 'Adam learning rate (the paper uses 2e-4)', floatOption(0), 2e-4)
+    .option('--clip-norm <n>', 'global gradient-norm clipping', floatOption(0), 1.0)
+    .option('--seed <n>', 'random seed (weights, crops, codebook init)', intOption(0), 1)
+    .option('--val-every <n>', 'validate, write a grid and checkpoint every n steps', intOption(1), 250)
+    .option('--val-crops <n>', 'number of fixed validation crops', intOption(1), 32)
+    .option('--max-side <px>', 'downscale photos so the longer side is at most this (0 keeps full size)', intOption(0), 1024)
+    .option('--resume', 'continue from <out>/checkpoint exactly where it stopped', false)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
+    .option('-q, --quiet', 'no progress output', false)
+    .action(async (o) => {
+      const config = await loadConfig(o.config);
+      const stride = config.levels[config.levels.length - 1].stride;
+      if (o.crop % stride !== 0) throw new UserError(`--crop ${o.crop} must be a multiple of the model's total stride ${stride}`);
+      const result = await train({
+        config,
+        dataDir: o.data,
+        outDir: o.out,
+        steps: o.steps,
+        batchSize: o.batch,
+        cropSize: o.crop,
+        learningRate: o.lr,
+        clipNorm: o.clipNorm,
+        seed: o.seed,
+        validateEvery: o.valEvery,
+        validationCrops: o.valCrops,
+        maxSide: o.maxSide,
+        resume: o.resume,
+        backend: o.backend,
+        onEvent: progressReporter(o.quiet),
+      });
+      const last = result.validations[result.validations.length - 1];
+      if (!o.quiet && last) {
+        process.stderr.write(`\ndone: step ${result.finalStep}, validation PSNR ${last.psnr.toFixed(2)} dB; checkpoint in ${result.checkpointDir}\n`);
+      }
+    });
+}

@@ -1,0 +1,187 @@
+/**
+ * The training loop: seeded crops from a photo directory, Adam with global-norm clipping,
+ * periodic validation (PSNR, code usage, reconstruction grid), JSON-lines metrics and
+ * checkpoints that resume exactly (weights, codebook EMA state, optimizer moments, sampler RNG).
+ */
+import { join } from 'node:path';
+import * as tf from '../tfjs/tf.js';
+import type { ModelConfig } from '../model/config.js';
+import { DqAe } from '../tfjs/model.js';
+import { selectBackend, type BackendPreference } from '../tfjs/backend.js';
+import { openImageDataset, CropSampler } from '../data/dataset.js';
+import { loadCheckpoint, saveCheckpoint, serializeOptimizer, restoreOptimizer, CheckpointError } from './checkpoint.js';
+import { writeReconstructionGrid } from './grid.js';
+import { MetricsLog } from './metricsLog.js';
+
+export interface TrainOptions {
+  config: ModelConfig;
+  dataDir: string;
+  outDir: string;
+  steps: number;
+  batchSize: number;
+  cropSize: number;
+  learningRate: number;
+  clipNorm: number;
+  seed: number;
+  /** Validate, write a grid and checkpoint every this many steps. */
+  validateEvery: number;
+  /** Number of validation crops. */
+  validationCrops: number;
+  /** Downscale photos so their longer side is at most this (0 = keep). */
+  maxSide: number;
+  resume: boolean;
+  backend: BackendPreference;
+  onEvent?: (e: TrainEvent) => void;
+}
+
+export interface StepReport {
+  step: number;
+  loss: number;
+  mse: number;
+  commit: number;
+  /** Per level (bottom first), per codebook perplexity over the batch. */
+  perplexity: number[][];
+  deadResets: number;
+  msPerStep: number;
+}
+
+export interface ValidationReport {
+  step: number;
+  mse: number;
+  psnr: number;
+  perplexity: number[][];
+  gridPath: string;
+}
+
+export type TrainEvent =
+  | { kind: 'start'; backend: string; backendReason: string; trainImages: number; valImages: number; startStep: number; totalSteps: number }
+  | { kind: 'step'; report: StepReport }
+  | { kind: 'validation'; report: ValidationReport }
+  | { kind: 'checkpoint'; step: number; dir: string }
+  | { kind: 'warning'; message: string };
+
+export interface TrainResult {
+  finalStep: number;
+  validations: ValidationReport[];
+  checkpointDir: string;
+  backend: string;
+}
+
+/** Checkpoints live in <outDir>/checkpoint; metrics in <outDir>/metrics.jsonl; grids in <outDir>/grids. */
+export function checkpointDir(outDir: string): string {
+  return join(outDir, 'checkpoint');
+}
+
+function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Validation over fixed crops, in chunks to bound memory. */
+function validate(model: DqAe, crops: Float32Array, n: number, size: number): { mse: number; perplexity: number[][]; recon: Float32Array } {
+  const chunk = 8;
+  const per = size * size * 3;
+  const recon = new Float32Array(crops.length);
+  let sq = 0;
+  const usage: number[][][] = [];
+  for (let i = 0; i < n; i += chunk) {
+    const m = Math.min(chunk, n - i);
+    const x = tf.tensor4d(crops.subarray(i * per, (i + m) * per), [m, size, size, 3]);
+    const r = model.evaluate(x);
+    x.dispose();
+    recon.set(r.recon, i * per);
+    sq += r.mse * m;
+    usage.push(r.perplexity);
+  }
+  // Perplexity is averaged over chunks: a per-chunk figure, comparable between validations.
+  const perplexity = usage[0].map((lv, l) => lv.map((_, m) => usage.reduce((s, u) => s + u[l][m], 0) / usage.length));
+  return { mse: sq / n, perplexity, recon };
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const emit = opts.onEvent ?? (() => {});
+  const backend = await selectBackend(opts.backend);
+  const dataset = await openImageDataset(opts.dataDir, {
+    seed: opts.seed,
+    cropSize: opts.cropSize,
+    maxSide: opts.maxSide || undefined,
+    onWarning: (message: string) => emit({ kind: 'warning', message }),
+  });
+  const sampler = new CropSampler(dataset, { cropSize: opts.cropSize, seed: opts.seed });
+  const valCrops = sampler.validationBatch(opts.validationCrops);
+  const valCount = valCrops.length / (opts.cropSize * opts.cropSize * 3);
+
+  const ckDir = checkpointDir(opts.outDir);
+  let model: DqAe;
+  const optimizer = tf.train.adam(opts.learningRate);
+  let step = 0;
+  if (opts.resume) {
+    const ck = await loadCheckpoint(ckDir);
+    const saved = ck.config as ModelConfig;
+    if (!sameConfig(saved, opts.config)) {
+      throw new CheckpointError(`checkpoint ${ckDir} was trained with a different config; resume with the same --config`);
+    }
+    model = DqAe.create(opts.config, opts.seed);
+    model.setWeights(ck.weights);
+    await restoreOptimizer(optimizer, ck.optimizer);
+    sampler.restore(ck.rngState as ReturnType<CropSampler['state']>);
+    step = ck.step;
+  } else {
+    model = DqAe.create(opts.config, opts.seed);
+  }
+  emit({
+    kind: 'start',
+    backend: backend.name,
+    backendReason: backend.reason,
+    trainImages: dataset.train.length,
+    valImages: dataset.val.length,
+    startStep: step,
+    totalSteps: opts.steps,
+  });
+
+  const log = new MetricsLog(join(opts.outDir, 'metrics.jsonl'));
+  const validations: ValidationReport[] = [];
+
+  const runValidation = async (): Promise<void> => {
+    const v = validate(model, valCrops, valCount, opts.cropSize);
+    const psnr = 10 * Math.log10(1 / Math.max(v.mse, 1e-12));
+    const gridPath = join(opts.outDir, 'grids', `step-${String(step).padStart(7, '0')}.png`);
+    const shown = Math.min(valCount, 8);
+    await writeReconstructionGrid(gridPath, valCrops, v.recon, shown, opts.cropSize, opts.cropSize);
+    const report: ValidationReport = { step, mse: v.mse, psnr, perplexity: v.perplexity, gridPath };
+    validations.push(report);
+    log.write({ type: 'validation', ...report });
+    emit({ kind: 'validation', report });
+  };
+
+  const checkpoint = async (): Promise<void> => {
+    await saveCheckpoint(ckDir, {
+      config: opts.config,
+      step,
+      weights: model.getWeights(),
+      optimizer: await serializeOptimizer(optimizer),
+      rngState: sampler.state(),
+      meta: { backend: backend.name, seed: opts.seed, batchSize: opts.batchSize, cropSize: opts.cropSize, learningRate: opts.learningRate },
+    });
+    emit({ kind: 'checkpoint', step, dir: ckDir });
+  };
+
+  if (step === 0) await runValidation();
+  while (step < opts.steps) {
+    const t0 = performance.now();
+    const x = tf.tensor4d(sampler.nextBatch(opts.batchSize), [opts.batchSize, opts.cropSize, opts.cropSize, 3]);
+    const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm });
+    x.dispose();
+    step++;
+    const report: StepReport = { step, ...s, msPerStep: performance.now() - t0 };
+    log.write({ type: 'step', ...report });
+    emit({ kind: 'step', report });
+    if (step % opts.validateEvery === 0 || step === opts.steps) {
+      await runValidation();
+      await checkpoint();
+    }
+  }
+  log.close();
+  model.dispose();
+  optimizer.dispose();
+  return { finalStep: step, validations, checkpointDir: ckDir, backend: backend.name };
+}
