@@ -9,6 +9,7 @@ export type DqcErrorCode =
   | 'BAD_HEADER'
   | 'HEADER_CRC'
   | 'STREAM_CRC'
+  | 'TRAILING_DATA'
   | 'CORRUPT_STREAM'
   | 'MODEL_MISMATCH'
   | 'ABSURD_SIZE'

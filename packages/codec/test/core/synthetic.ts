@@ -38,16 +38,22 @@ export interface SceneOptions {
   texture: number;
   /** Fraction of the image covered by textured regions. */
   texturedFraction: number;
+  /** Amplitude decay per octave of the smooth field (higher = rougher, more fine detail). */
+  persistence: number;
 }
 
-export const DEFAULT_SCENE: SceneOptions = { channels: 6, objects: 6, texture: 0.6, texturedFraction: 0.3 };
+/** Moderately structured scenes: smooth gradients, flat objects, some texture. */
+export const SMOOTH_SCENE: SceneOptions = { channels: 6, objects: 6, texture: 0.6, texturedFraction: 0.3, persistence: 0.5 };
+/** Busy scenes: rough field, few flat areas, texture over most of the image. */
+export const BUSY_SCENE: SceneOptions = { channels: 6, objects: 3, texture: 0.5, texturedFraction: 0.7, persistence: 0.8 };
+export const DEFAULT_SCENE = SMOOTH_SCENE;
 
 /** A scene: channels × h × w smooth field with flat objects and textured patches. */
 export function scene(h: number, w: number, rand: Rand, opt: SceneOptions = DEFAULT_SCENE): Float32Array {
   const C = opt.channels;
   const f = new Float32Array(C * h * w);
   for (let c = 0; c < C; c++) {
-    for (let cell = Math.max(h, w) / 2, amp = 1; cell >= 2; cell /= 2, amp *= 0.5) addValueNoise(f, c, h, w, cell, amp, rand);
+    for (let cell = Math.max(h, w) / 2, amp = 1; cell >= 1; cell /= 2, amp *= opt.persistence) addValueNoise(f, c, h, w, cell, amp, rand);
   }
   for (let o = 0; o < opt.objects; o++) paintObject(f, C, h, w, rand);
   for (let t = 0; t < 4; t++) {
@@ -181,14 +187,15 @@ function nearest(z: Float32Array, book: Float32Array, K: number, D: number, out:
   }
 }
 
-/** i.i.d. indices from a Zipf-like distribution over a random permutation of 0..K-1. */
-export function iidMap(M: number, h: number, w: number, K: number, seed: number, exponent = 1.1): LevelIndices {
-  const rand = rng(seed);
+/** i.i.d. indices from a Zipf-like distribution over a random permutation (fixed by `seed`) of 0..K-1. */
+export function iidMap(M: number, h: number, w: number, K: number, seed: number, drawSeed = seed, exponent = 1.1): LevelIndices {
+  let rand = rng(seed);
   const perm = Array.from({ length: K }, (_, i) => i);
   for (let i = K - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [perm[i], perm[j]] = [perm[j], perm[i]]; }
   const cdf = new Float64Array(K);
   let acc = 0;
   for (let k = 0; k < K; k++) cdf[k] = acc += 1 / Math.pow(k + 1, exponent);
+  rand = rng(drawSeed ^ 0x5bd1e995);
   const indices = new Uint16Array(M * h * w);
   for (let i = 0; i < indices.length; i++) {
     const u = rand() * acc;

@@ -63,4 +63,23 @@ export class FreqTable {
     }
     return pos;
   }
+
+  /**
+   * Largest s in [0, n) with g(s) ≤ u, where g(s) = s + floor(prefix(s)·mass / total) is the
+   * scaled cumulative of docs/format.md §6.3 (strictly increasing, so a Fenwick descent works).
+   */
+  findScaled(u: number, mass: number, total: number): number {
+    let pos = 0;
+    let sum = 0;
+    for (let step = this.topBit; step > 0; step >>= 1) {
+      const next = pos + step;
+      if (next > this.n) continue;
+      const s = sum + this.tree[next];
+      if (next + Math.floor((s * mass) / total) <= u) {
+        pos = next;
+        sum = s;
+      }
+    }
+    return Math.min(pos, this.n - 1);
+  }
 }

@@ -63,6 +63,8 @@ export class RangeEncoder {
 
   private emit(byte: number): void {
     if (this.skipFirst) {
+      // low + range never exceeds its initial 2^32 − 1, so the value's integer-part byte is 0.
+      if (byte !== 0) throw new Error('dqc internal error: range coder lead byte is not 0');
       this.skipFirst = false;
       return;
     }

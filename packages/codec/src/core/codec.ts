@@ -1,0 +1,94 @@
+/**
+ * Index maps ⇄ complete .dqc files: the container plus one entropy-coded stream per level.
+ */
+import { DEFAULT_LIMITS, levelStream, readHeader, writeContainer, type ContainerLimits, type DqcHeader } from './container.js';
+import { DqcError } from './errors.js';
+import { resolveTables } from './entropy/level.js';
+import { decodeLevelCompiled, encodeLevelCompiled, type EntropyMethod } from './entropy/model.js';
+import type { CompiledLevelTables, EntropyTables } from './entropy/tables.js';
+import type { LevelIndices, LevelIndicesInput, LevelSpec } from './entropy/types.js';
+
+/** Image facts stored in the header. */
+export interface ImageMeta {
+  /** Model fingerprint (the manifest's hex SHA-256); decoders refuse files from another model. */
+  fingerprint: string;
+  width: number;
+  height: number;
+  channels: number;
+  paddedWidth: number;
+  paddedHeight: number;
+}
+
+export interface EncodeOptions {
+  /** Default 'context'. */
+  method?: EntropyMethod;
+  limits?: ContainerLimits;
+}
+
+export interface DecodeOptions {
+  /** The model's entropy tables (manifest.entropy); omit only for files written without tables. */
+  tables?: EntropyTables;
+  /** When given, a file from another model fails with DqcError('MODEL_MISMATCH'). */
+  expectedFingerprint?: string;
+  /** Decode only the top N levels (progressive preview); `bytes` then need only reach the end of stream N. */
+  maxLevels?: number;
+  limits?: ContainerLimits;
+}
+
+export interface DecodedIndices {
+  header: DqcHeader;
+  /** Decoded levels, top first; only the first maxLevels when that option is set. */
+  levels: LevelIndices[];
+}
+
+/** Encode index maps (TOP level first) into a complete .dqc file. */
+export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tables?: EntropyTables, options: EncodeOptions = {}): Uint8Array {
+  const method = options.method ?? 'context';
+  const specs: LevelSpec[] = levels.map(({ M, K }) => ({ M, K }));
+  const resolved = resolveTables(specs, tables);
+  checkTablesFit(specs, resolved.levels);
+  const fields = { ...meta, method, tablesCrc: resolved.crc, levels: levels.map(({ M, h, w, K }) => ({ M, h, w, K })) };
+  // Validate the header before the (expensive) coding so bad shapes fail fast with a clear code.
+  writeContainer(fields, levels.map(() => new Uint8Array(0)), options.limits);
+  const streams = levels.map((lv, i) => encodeLevelCompiled(lv, resolved.levels[i], method));
+  return writeContainer(fields, streams, options.limits);
+}
+
+/** Decode a .dqc file (or, with maxLevels, a prefix holding the first streams) into index maps. */
+export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): DecodedIndices {
+  const header = readHeader(bytes, options.limits ?? DEFAULT_LIMITS);
+  if (options.expectedFingerprint !== undefined && header.fingerprint !== options.expectedFingerprint) {
+    throw new DqcError(
+      'MODEL_MISMATCH',
+      `file was encoded by model ${header.fingerprint.slice(0, 16)}…, not the loaded model ${options.expectedFingerprint.slice(0, 16)}…`,
+    );
+  }
+  const specs = header.levels.map(({ M, K }) => ({ M, K }));
+  const resolved = resolveTables(specs, options.tables);
+  checkTablesFit(specs, resolved.levels);
+  if (resolved.crc !== header.tablesCrc) {
+    throw new DqcError('MODEL_MISMATCH', 'file was entropy-coded with different tables than the ones supplied (check the model manifest)');
+  }
+  const count = Math.max(0, Math.min(options.maxLevels ?? header.levels.length, header.levels.length));
+  if (count === header.levels.length && bytes.length > header.totalLength) {
+    throw new DqcError('TRAILING_DATA', `file has ${bytes.length - header.totalLength} unexpected bytes after the last stream`);
+  }
+  const levels: LevelIndices[] = [];
+  for (let i = 0; i < count; i++) {
+    const lv = header.levels[i];
+    const indices = decodeLevelCompiled(levelStream(bytes, header, i), lv, resolved.levels[i], header.method);
+    levels.push({ M: lv.M, h: lv.h, w: lv.w, K: lv.K, indices });
+  }
+  return { header, levels };
+}
+
+function checkTablesFit(specs: LevelSpec[], tables: CompiledLevelTables[]): void {
+  if (tables.length !== specs.length) {
+    throw new DqcError('MODEL_MISMATCH', `entropy tables describe ${tables.length} levels but the file has ${specs.length}`);
+  }
+  specs.forEach((s, i) => {
+    if (s.M !== tables[i].M || s.K !== tables[i].K) {
+      throw new DqcError('MODEL_MISMATCH', `level ${i} has M=${s.M}, K=${s.K} but the entropy tables say M=${tables[i].M}, K=${tables[i].K}`);
+    }
+  });
+}

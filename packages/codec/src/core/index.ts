@@ -1,0 +1,26 @@
+/**
+ * dqcodec core: the .dqc container and entropy coding of code indices. Pure TypeScript with no
+ * Node APIs, so the same code runs in Node and in the browser.
+ */
+export { DqcError, isDqcError, type DqcErrorCode } from './errors.js';
+export { crc32 } from './crc32.js';
+export {
+  FORMAT_VERSION,
+  MAX_HEADER_BYTES,
+  readContainer,
+  readHeader,
+  levelStream,
+  writeContainer,
+  type Container,
+  type ContainerLimits,
+  type DqcHeader,
+  type HeaderFields,
+  type LevelHeader,
+} from './container.js';
+export type { LevelIndices, LevelIndicesInput, LevelShape, LevelSpec } from './entropy/types.js';
+export type { EntropyMethod } from './entropy/model.js';
+export type { EntropyLevelTables, EntropyTables } from './entropy/tables.js';
+export { encodeLevel, decodeLevel, parseEntropyTables } from './entropy/level.js';
+export { buildEntropyTables, type BuildTablesOptions } from './entropy/train.js';
+export { encodeIndices, decodeIndices, type DecodeOptions, type DecodedIndices, type EncodeOptions, type ImageMeta } from './codec.js';
+export { parseManifest, levelSpecsTopFirst, type Manifest, type ManifestLevel } from './manifest.js';

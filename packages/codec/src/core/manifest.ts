@@ -1,0 +1,151 @@
+/**
+ * manifest.json: the model bundle's description. Written by the exporter (packages/train),
+ * read by every decoder, so it is validated field by field with messages that name the field.
+ */
+import { MAX_LEVELS, MAX_M } from './container.js';
+import { DqcError, isDqcError } from './errors.js';
+import { compileTables, type EntropyTables } from './entropy/tables.js';
+import type { LevelSpec } from './entropy/types.js';
+
+export const MANIFEST_FORMAT_VERSION = 1;
+
+/** One quantised level as the model defines it. */
+export interface ManifestLevel {
+  /** Codebooks (depthwise slices). */
+  M: number;
+  /** Codes per codebook. */
+  K: number;
+  /** Dimension of each code. */
+  D: number;
+  /** Stride relative to the image (power of two, increasing from bottom to top). */
+  stride: number;
+}
+
+export interface Manifest {
+  /** Fields this parser does not know (e.g. the exporter's `io`) are kept as-is, unvalidated. */
+  [extra: string]: unknown;
+  formatVersion: 1;
+  name: string;
+  /** Model architecture; owned and validated by packages/train. */
+  config: unknown;
+  /** Levels BOTTOM first (level 0 = finest), as the model defines them. The .dqc file stores them top first. */
+  levels: ManifestLevel[];
+  /** Images are padded to a multiple of this. */
+  totalStride: number;
+  imageRange: [0, 1];
+  /** Graph file names, relative to the manifest. */
+  graphs: { encoder: string; quantizer: string; decoder: string };
+  /** Lowercase hex SHA-256 of the graphs (computed by the exporter); written into every .dqc file. */
+  fingerprint: string;
+  /** Entropy statistics, levels TOP first. */
+  entropy?: EntropyTables;
+}
+
+function fail(field: string, msg: string): DqcError {
+  return new DqcError('BAD_MANIFEST', `manifest.json: field ${field} ${msg}`);
+}
+
+function obj(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail(field, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+function int(o: Record<string, unknown>, key: string, field: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw fail(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+  }
+  return v;
+}
+
+function isPow2(n: number): boolean {
+  return Number.isInteger(Math.log2(n));
+}
+
+/** A relative path of plain segments: no absolute paths, no '.'/'..', no backslashes. */
+function graphFile(g: Record<string, unknown>, key: string): string {
+  const v = g[key];
+  const ok = typeof v === 'string' && v.length <= 256 && v.split('/').every((seg) => /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(seg));
+  if (!ok) throw fail(`graphs.${key}`, `must be a relative file name like "${key}.onnx" (got ${JSON.stringify(v)})`);
+  return v as string;
+}
+
+function parseLevels(raw: unknown): ManifestLevel[] {
+  if (!Array.isArray(raw) || raw.length < 1 || raw.length > MAX_LEVELS) throw fail('levels', `must be an array of 1 to ${MAX_LEVELS} levels (bottom first)`);
+  const levels = raw.map((l, i): ManifestLevel => {
+    const f = `levels[${i}]`;
+    const o = obj(l, f);
+    const stride = int(o, 'stride', `${f}.stride`, 1, 65536);
+    if (!isPow2(stride)) throw fail(`${f}.stride`, `must be a power of two (got ${stride})`);
+    return { M: int(o, 'M', `${f}.M`, 1, MAX_M), K: int(o, 'K', `${f}.K`, 2, 65536), D: int(o, 'D', `${f}.D`, 1, 65536), stride };
+  });
+  levels.forEach((l, i) => {
+    if (i > 0 && l.stride <= levels[i - 1].stride) {
+      throw fail(`levels[${i}].stride`, `must be larger than levels[${i - 1}].stride (levels are bottom first)`);
+    }
+  });
+  return levels;
+}
+
+function parseEntropy(raw: unknown, levels: ManifestLevel[]): EntropyTables {
+  try {
+    compileTables(raw);
+  } catch (e) {
+    if (isDqcError(e, 'BAD_TABLES')) throw new DqcError('BAD_MANIFEST', `manifest.json: field entropy: ${e.message}`);
+    throw e;
+  }
+  const tables = raw as EntropyTables;
+  const top = levelSpecsTopFirst({ levels });
+  if (tables.levelsTopFirst.length !== top.length) {
+    throw fail('entropy.levelsTopFirst', `must have ${top.length} levels like "levels" (got ${tables.levelsTopFirst.length})`);
+  }
+  tables.levelsTopFirst.forEach((t, i) => {
+    const src = `levels[${levels.length - 1 - i}]`;
+    for (const key of ['M', 'K'] as const) {
+      if (t[key] !== top[i][key]) throw fail(`entropy.levelsTopFirst[${i}].${key}`, `must equal ${src}.${key} = ${top[i][key]} (got ${t[key]})`);
+    }
+  });
+  return tables;
+}
+
+/** Validate an untrusted manifest.json value; throws DqcError('BAD_MANIFEST') naming the bad field. */
+export function parseManifest(json: unknown): Manifest {
+  const o = obj(json, '(root)');
+  if (o.formatVersion !== MANIFEST_FORMAT_VERSION) {
+    throw fail('formatVersion', `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(o.formatVersion)})`);
+  }
+  if (typeof o.name !== 'string' || o.name.length < 1 || o.name.length > 256) throw fail('name', 'must be a non-empty string');
+  if (o.config === undefined) throw fail('config', 'is required');
+  const levels = parseLevels(o.levels);
+  const top = levels[levels.length - 1].stride;
+  const totalStride = int(o, 'totalStride', 'totalStride', 1, 65536);
+  if (!isPow2(totalStride) || totalStride % top !== 0) {
+    throw fail('totalStride', `must be a power of two and a multiple of the top level's stride ${top} (got ${totalStride})`);
+  }
+  const range = o.imageRange;
+  if (!Array.isArray(range) || range.length !== 2 || range[0] !== 0 || range[1] !== 1) throw fail('imageRange', 'must be [0, 1]');
+  const g = obj(o.graphs, 'graphs');
+  const graphs = { encoder: graphFile(g, 'encoder'), quantizer: graphFile(g, 'quantizer'), decoder: graphFile(g, 'decoder') };
+  if (typeof o.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(o.fingerprint)) {
+    throw fail('fingerprint', 'must be a lowercase hex SHA-256 (64 characters)');
+  }
+  const manifest: Manifest = {
+    ...o,
+    formatVersion: 1,
+    name: o.name,
+    config: o.config,
+    levels,
+    totalStride,
+    imageRange: [0, 1],
+    graphs,
+    fingerprint: o.fingerprint,
+  };
+  if (o.entropy === undefined) delete manifest.entropy;
+  else manifest.entropy = parseEntropy(o.entropy, levels);
+  return manifest;
+}
+
+/** The manifest's levels as (M, K) in .dqc order: TOP first. */
+export function levelSpecsTopFirst(manifest: Pick<Manifest, 'levels'>): LevelSpec[] {
+  return manifest.levels.map(({ M, K }) => ({ M, K })).reverse();
+}
