@@ -1,0 +1,342 @@
+/**
+ * Depthwise quantizer of one hierarchy level, trained as in the DQ paper (Sec. 4.2, A.4) and
+ * VQ-VAE(-2): EMA codebooks with Laplace smoothing, straight-through gradients, a commitment
+ * loss, codebooks initialised from encoder outputs and re-initialisation of dead codes.
+ *
+ * Semantics (the ONNX exporter implements the same; see DESIGN.md):
+ *   z has M·D channels; slice m is channels [m·D, (m+1)·D). Its index is
+ *   argmin_k ||z_m − C[m,k]||² over the codebook C [M,K,D], ties going to the lowest k;
+ *   q is the chosen codes concatenated in the same channel layout.
+ *
+ * The nearest-code search is one batched matmul per level: scores[m,p,k] = ||C_mk||² − 2 z_mp·C_mk,
+ * i.e. the squared distance minus ||z_mp||², which is the same for every k of a row and so cannot
+ * change the argmin (leaving it out saves a [M,P,K] pass and avoids cancellation).
+ *
+ * State (non-trainable tf.Variables): codebook C [M,K,D], EMA cluster sizes N [M,K], EMA code
+ * sums m [M,K,D]. The `initialised` flag and the RNG state are plain fields; all of it is
+ * exported/imported by getState/setState for checkpoints.
+ *
+ * Invariant after every initialisation or reset of a code: N = 1 and m = C for that code (a
+ * one-sample prior), so C = m/N̂ holds up to Laplace smoothing and the next EMA update moves the
+ * code smoothly.
+ */
+import * as tf from './tf.js';
+import type { LevelConfig, QuantizerConfig } from '../model/config.js';
+import { Rng } from './rng.js';
+
+// A type alias (not an interface) so that tf.tidy(() => quantizer.quantize(z)) type-checks.
+export type QuantizeResult = {
+  /** int32 [N, h, w, M]: index of the chosen code of each slice. */
+  indices: tf.Tensor4D;
+  /** [N, h, w, M·D]: the chosen codes; gradient w.r.t. z is the identity (straight-through). */
+  q: tf.Tensor4D;
+  /** mean((z − sg(q))²) over every element of z. */
+  commitLoss: tf.Scalar;
+};
+
+export interface WeightEntry {
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Runs `fn` with the gradient tape off and returns its tensors as ordinary tensors tracked by the
+ * caller's scope, with no gradient path to anything (tfjs has no stopGradient).
+ *
+ * The forward function of a tf.customGrad runs with the tape paused (engine kernelDepth > 0);
+ * its results are kept past the inner tidy and re-tracked here via clone (which shares data).
+ * Nothing inside `fn` is recorded, so backprop never walks the nearest-code search.
+ */
+export function untaped<T extends tf.Tensor[]>(fn: () => T): T {
+  let kept: tf.Tensor[] = [];
+  const dummy = tf.customGrad(() => {
+    kept = fn().map((t) => tf.keep(t));
+    return { value: tf.scalar(0), gradFunc: () => [] };
+  })();
+  dummy.dispose();
+  return kept.map((t) => {
+    const c = tf.clone(t);
+    t.dispose();
+    return c;
+  }) as T;
+}
+
+/** Perplexity exp(H) of a histogram (0 for an empty one). */
+export function perplexityOf(counts: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  if (total <= 0) return 0;
+  let h = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const p = counts[i] / total;
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return Math.exp(h);
+}
+
+export interface QuantizerOptions {
+  /** Level index (names the exported state: `codebook${l}`, `ema${l}.N`, …). */
+  level: number;
+  /** Prefix of the tfjs variable names (must be unique in the engine). */
+  varPrefix: string;
+  /** Seeded RNG for codebook initialisation and dead-code resets (owned by the quantizer). */
+  rng: Rng;
+}
+
+export class Quantizer {
+  readonly M: number;
+  readonly K: number;
+  readonly D: number;
+  readonly level: number;
+  readonly codebook: tf.Variable<tf.Rank.R3>;
+  /** EMA cluster sizes N [M, K]. */
+  readonly emaN: tf.Variable<tf.Rank.R2>;
+  /** EMA code sums m [M, K, D]. */
+  readonly emaM: tf.Variable<tf.Rank.R3>;
+  /** Whether the codebook was initialised from data (initFromData). */
+  initialised = false;
+  readonly rng: Rng;
+
+  constructor(
+    lv: LevelConfig,
+    readonly qcfg: QuantizerConfig,
+    opts: QuantizerOptions,
+  ) {
+    this.M = lv.M;
+    this.K = lv.K;
+    this.D = lv.D;
+    this.level = opts.level;
+    this.rng = opts.rng;
+    // Placeholder codebook before data initialisation: seeded N(0, 1).
+    const init = new Float32Array(this.M * this.K * this.D);
+    for (let i = 0; i < init.length; i++) init[i] = this.rng.normal();
+    const p = opts.varPrefix;
+    this.codebook = tf.tidy(() => tf.variable(tf.tensor3d(init, [this.M, this.K, this.D]), false, `${p}codebook`));
+    this.emaN = tf.tidy(() => tf.variable(tf.ones([this.M, this.K]) as tf.Tensor2D, false, `${p}ema.N`));
+    this.emaM = tf.tidy(() => tf.variable(tf.tensor3d(init, [this.M, this.K, this.D]), false, `${p}ema.m`));
+  }
+
+  /** Exported names of this level's state. */
+  get names(): { codebook: string; N: string; m: string; initialised: string; rng: string } {
+    const l = this.level;
+    return { codebook: `codebook${l}`, N: `ema${l}.N`, m: `ema${l}.m`, initialised: `quant${l}.initialised`, rng: `quant${l}.rng` };
+  }
+
+  private checkZ(z: tf.Tensor4D): number {
+    const c = z.shape[3];
+    if (c !== this.M * this.D) throw new Error(`quantizer level ${this.level}: z has ${c} channels, expected M·D = ${this.M * this.D}`);
+    return z.shape[0] * z.shape[1] * z.shape[2];
+  }
+
+  /**
+   * Nearest codes without gradients: indices int32 [N,h,w,M] and codes [N,h,w,M·D].
+   * Safe to call under a gradient tape (nothing is recorded).
+   */
+  nearest(z: tf.Tensor4D): { indices: tf.Tensor4D; codes: tf.Tensor4D } {
+    const P = this.checkZ(z);
+    const [n, h, w] = z.shape;
+    const { M, K, D } = this;
+    const [indices, codes] = untaped(() => {
+      const zT = tf.transpose(tf.reshape(z, [P, M, D]), [1, 0, 2]) as tf.Tensor3D; // [M,P,D]
+      const cNorm = tf.reshape(tf.sum(tf.square(this.codebook), 2), [M, 1, K]);
+      // ||C||² − 2 z·C (see the file comment); −2C is exact in floating point.
+      const scores = tf.add(tf.matMul(zT, tf.mul(this.codebook, -2), false, true), cNorm); // [M,P,K]
+      const idxMP = tf.argMin(scores, 2) as tf.Tensor2D; // [M,P], ties → lowest k
+      const idxPM = tf.transpose(idxMP) as tf.Tensor2D; // [P,M]
+      return [tf.reshape(idxPM, [n, h, w, M]) as tf.Tensor4D, this.lookupFlat(idxPM, [n, h, w])];
+    });
+    return { indices: indices as tf.Tensor4D, codes: codes as tf.Tensor4D };
+  }
+
+  /** Codes [P,M] indices → [n,h,w,M·D]. */
+  private lookupFlat(idxPM: tf.Tensor2D, nhw: [number, number, number]): tf.Tensor4D {
+    const { M, K, D } = this;
+    const offsets = tf.range(0, M * K, K, 'int32'); // [M]: m·K
+    const flat = tf.add(idxPM, offsets) as tf.Tensor2D; // row of C reshaped [M·K, D]
+    const rows = tf.gather(tf.reshape(this.codebook, [M * K, D]), flat); // [P,M,D]
+    return tf.reshape(rows, [...nhw, M * D]) as tf.Tensor4D;
+  }
+
+  /** Codebook lookup: int32 indices [N,h,w,M] → codes [N,h,w,M·D] (no gradient). */
+  lookup(indices: tf.Tensor4D): tf.Tensor4D {
+    const [n, h, w, m] = indices.shape;
+    if (m !== this.M) throw new Error(`quantizer level ${this.level}: indices have ${m} slices, expected M = ${this.M}`);
+    const [codes] = untaped(() => [this.lookupFlat(tf.reshape(tf.cast(indices, 'int32'), [n * h * w, m]) as tf.Tensor2D, [n, h, w])]);
+    return codes as tf.Tensor4D;
+  }
+
+  /** Quantize z [N,h,w,M·D]: indices, straight-through q and the commitment loss. */
+  quantize(z: tf.Tensor4D): QuantizeResult {
+    const { indices, codes } = this.nearest(z);
+    // Straight-through: forward value = codes, dL/dz = dL/dq.
+    const st = tf.customGrad((_z) => ({
+      value: tf.clone(codes),
+      gradFunc: (dy: tf.Tensor) => [dy],
+    }));
+    const q = st(z) as tf.Tensor4D;
+    // `codes` has no gradient path to z, so this is mean((z − sg(q))²).
+    const commitLoss = tf.mean(tf.squaredDifference(z, codes)) as tf.Scalar;
+    return { indices, q, commitLoss };
+  }
+
+  /**
+   * Initialise the codebook from encoder outputs: codebook m gets K vectors z[p, m] at distinct
+   * random positions p of the batch (seeded). When the batch has fewer than K positions, every
+   * position is used and the rest are random repeats plus N(0, (0.01/√D)²) noise. Sets N = 1,
+   * m = C and the initialised flag.
+   */
+  initFromData(z: tf.Tensor4D): void {
+    const P = this.checkZ(z);
+    const { M, K, D } = this;
+    const rows = new Int32Array(M * K);
+    const noise = new Float32Array(M * K * D);
+    let anyNoise = false;
+    for (let m = 0; m < M; m++) {
+      const picks = this.rng.distinct(P, Math.min(P, K));
+      for (let k = 0; k < K; k++) {
+        let p: number;
+        if (k < picks.length) {
+          p = picks[k];
+        } else {
+          p = picks[this.rng.int(picks.length)];
+          anyNoise = true;
+          for (let d = 0; d < D; d++) noise[(m * K + k) * D + d] = (0.01 / Math.sqrt(D)) * this.rng.normal();
+        }
+        rows[m * K + k] = p * M + m; // row of z reshaped [P·M, D]
+      }
+    }
+    tf.tidy(() => {
+      let c = tf.reshape(tf.gather(tf.reshape(z, [P * M, D]), tf.tensor1d(rows, 'int32')), [M, K, D]) as tf.Tensor3D;
+      if (anyNoise) c = tf.add(c, tf.tensor3d(noise, [M, K, D]));
+      this.codebook.assign(c);
+      this.emaM.assign(c);
+      this.emaN.assign(tf.ones([M, K]));
+    });
+    this.initialised = true;
+  }
+
+  /**
+   * EMA codebook update (call after the gradient step, outside the tape), with γ = decay:
+   *   N ← γN + (1−γ)n,  m ← γm + (1−γ)Σz,  N̂ = (N+ε)/(ΣN + Kε)·ΣN,  C = m/N̂,
+   * where n[m,k] counts the batch's slices assigned to code k and Σz sums them.
+   */
+  emaUpdate(z: tf.Tensor4D, indices: tf.Tensor4D): void {
+    const P = this.checkZ(z);
+    const { M, K, D } = this;
+    const g = this.qcfg.decay;
+    const eps = this.qcfg.eps;
+    tf.tidy(() => {
+      const zT = tf.transpose(tf.reshape(z, [P, M, D]), [1, 0, 2]) as tf.Tensor3D; // [M,P,D]
+      const idxMP = tf.transpose(tf.reshape(tf.cast(indices, 'int32'), [P, M])) as tf.Tensor2D;
+      const onehot = tf.oneHot(idxMP, K, 1, 0, 'float32') as tf.Tensor3D; // [M,P,K]
+      const counts = tf.sum(onehot, 1); // [M,K]
+      const sums = tf.matMul(onehot, zT, true, false); // [M,K,D]
+      const N = tf.add(tf.mul(this.emaN, g), tf.mul(counts, 1 - g)) as tf.Tensor2D;
+      const m = tf.add(tf.mul(this.emaM, g), tf.mul(sums, 1 - g)) as tf.Tensor3D;
+      const total = tf.sum(N, 1, true); // [M,1]
+      const nHat = tf.mul(tf.div(tf.add(N, eps), tf.add(total, K * eps)), total); // [M,K]
+      const C = tf.div(m, tf.expandDims(nHat, 2)) as tf.Tensor3D;
+      this.emaN.assign(N);
+      this.emaM.assign(m);
+      this.codebook.assign(C);
+    });
+  }
+
+  /**
+   * Re-initialise dead codes: every code whose EMA cluster size N is below deadThreshold gets the
+   * vector z[p, m] of a random position p of this batch (distinct positions within a codebook
+   * while the batch has enough), and N = 1, m = that vector. Returns how many codes were reset.
+   */
+  resetDeadCodes(z: tf.Tensor4D): number {
+    const P = this.checkZ(z);
+    const { M, K, D } = this;
+    const thr = this.qcfg.deadThreshold;
+    const N = this.emaN.dataSync() as Float32Array;
+    const dead: { m: number; k: number }[] = [];
+    for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) if (N[m * K + k] < thr) dead.push({ m, k });
+    if (dead.length === 0) return 0;
+    const rows = new Int32Array(dead.length);
+    for (let m = 0; m < M; m++) {
+      const mine = dead.map((d, i) => ({ ...d, i })).filter((d) => d.m === m);
+      if (mine.length === 0) continue;
+      const picks = this.rng.distinct(P, Math.min(P, mine.length));
+      mine.forEach((d, j) => {
+        const p = j < picks.length ? picks[j] : this.rng.int(P);
+        rows[d.i] = p * M + m;
+      });
+    }
+    const vecs = tf.tidy(() => tf.gather(tf.reshape(z, [P * M, D]), tf.tensor1d(rows, 'int32')).dataSync() as Float32Array);
+    const C = Float32Array.from(this.codebook.dataSync() as Float32Array);
+    const mm = Float32Array.from(this.emaM.dataSync() as Float32Array);
+    const NN = Float32Array.from(N);
+    dead.forEach(({ m, k }, i) => {
+      const at = (m * K + k) * D;
+      for (let d = 0; d < D; d++) {
+        C[at + d] = vecs[i * D + d];
+        mm[at + d] = vecs[i * D + d];
+      }
+      NN[m * K + k] = 1;
+    });
+    tf.tidy(() => {
+      this.codebook.assign(tf.tensor3d(C, [M, K, D]));
+      this.emaM.assign(tf.tensor3d(mm, [M, K, D]));
+      this.emaN.assign(tf.tensor2d(NN, [M, K]));
+    });
+    return dead.length;
+  }
+
+  /** Per-codebook perplexity exp(H) of the batch's code histogram (K = perfectly uniform use). */
+  usage(indices: tf.Tensor4D): number[] {
+    const { M, K } = this;
+    if (indices.shape[3] !== M) throw new Error(`quantizer level ${this.level}: indices have ${indices.shape[3]} slices, expected M = ${M}`);
+    const idx = indices.dataSync();
+    const hist = new Float64Array(M * K);
+    for (let i = 0; i < idx.length; i++) hist[(i % M) * K + idx[i]]++;
+    const out: number[] = [];
+    for (let m = 0; m < M; m++) out.push(perplexityOf(hist.subarray(m * K, (m + 1) * K)));
+    return out;
+  }
+
+  /** State for checkpoints/export: codebook, EMA statistics, initialised flag, RNG state. */
+  getState(): Map<string, WeightEntry> {
+    const n = this.names;
+    const s = this.rng.state;
+    return new Map<string, WeightEntry>([
+      [n.codebook, { shape: [this.M, this.K, this.D], data: Float32Array.from(this.codebook.dataSync() as Float32Array) }],
+      [n.N, { shape: [this.M, this.K], data: Float32Array.from(this.emaN.dataSync() as Float32Array) }],
+      [n.m, { shape: [this.M, this.K, this.D], data: Float32Array.from(this.emaM.dataSync() as Float32Array) }],
+      [n.initialised, { shape: [1], data: Float32Array.of(this.initialised ? 1 : 0) }],
+      // A uint32 as two exact 16-bit halves.
+      [n.rng, { shape: [2], data: Float32Array.of(s >>> 16, s & 0xffff) }],
+    ]);
+  }
+
+  /**
+   * Restore state. The codebook is required; EMA statistics, flag and RNG state are optional
+   * (missing N/m: N = 1, m = C; missing flag: initialised; missing RNG: unchanged).
+   */
+  setState(get: (name: string, shape: number[]) => Float32Array | undefined): void {
+    const n = this.names;
+    const { M, K, D } = this;
+    const c = get(n.codebook, [M, K, D]);
+    if (!c) throw new Error(`missing weight ${n.codebook}`);
+    const N = get(n.N, [M, K]);
+    const m = get(n.m, [M, K, D]);
+    if ((N === undefined) !== (m === undefined)) throw new Error(`weights ${n.N} and ${n.m} must be given together`);
+    tf.tidy(() => {
+      this.codebook.assign(tf.tensor3d(c, [M, K, D]));
+      this.emaN.assign(N ? tf.tensor2d(N, [M, K]) : tf.ones([M, K]));
+      this.emaM.assign(tf.tensor3d(m ?? c, [M, K, D]));
+    });
+    const flag = get(n.initialised, [1]);
+    this.initialised = flag ? flag[0] !== 0 : true;
+    const r = get(n.rng, [2]);
+    if (r) this.rng.state = ((r[0] << 16) | r[1]) >>> 0;
+  }
+
+  dispose(): void {
+    this.codebook.dispose();
+    this.emaN.dispose();
+    this.emaM.dispose();
+  }
+}
