@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from './errors.js';
 import { registerTrain } from './commands/train.js';
+import { registerExport } from './commands/export.js';
 
 const program = new Command()
   .name('dqcodec')
@@ -14,6 +15,7 @@ const program = new Command()
   .exitOverride();
 
 registerTrain(program);
+registerExport(program);
 
 async function main(): Promise<void> {
   try {

@@ -5,3 +5,7 @@ export { train, checkpointDir, type TrainOptions, type TrainEvent, type TrainRes
 export { DqAe } from './tfjs/model.js';
 export { exportModel, ExportError, GRAPH_FILES, type ExportManifest, type Weights } from './export/exportModel.js';
 export { randomWeights } from './export/randomWeights.js';
+export { exportCheckpoint } from './export/fromCheckpoint.js';
+export { loadCheckpoint, CheckpointError } from './train/checkpoint.js';
+export { DatasetError } from './data/dataset.js';
+export { BackendError, selectBackend } from './tfjs/backend.js';

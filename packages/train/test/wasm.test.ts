@@ -8,7 +8,9 @@ import { dirname } from 'node:path';
 import * as tf from '../src/tfjs/tf.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { DqAe } from '../src/tfjs/model.js';
-import { parseModelConfig } from '../src/model/config.js';
+import { parseModelConfig, DEFAULT_QUANTIZER } from '../src/model/config.js';
+import { Quantizer } from '../src/tfjs/quantizer.js';
+import { Rng } from '../src/tfjs/rng.js';
 
 beforeAll(async () => {
   const require = createRequire(import.meta.url);
@@ -62,5 +64,23 @@ describe('training on the wasm backend', () => {
       expect(Array.from(qz.quantize(z).indices.dataSync())).toEqual([1, 1]);
     });
     model.dispose();
+  });
+});
+
+describe('quantizer EMA on the wasm backend', () => {
+  // Regression: tfjs-wasm's oneHot(…, 'float32') returns integer bit patterns (1 → 1.4e-45),
+  // which silently zeroed the EMA counts and collapsed every codebook.
+  it('counts assignments exactly like the hand computation', () => {
+    const q = new Quantizer({ stride: 2, M: 1, K: 2, D: 1 }, { ...DEFAULT_QUANTIZER, decay: 0.5, eps: 0 }, { level: 0, varPrefix: 'wasmq/', rng: new Rng(1) });
+    q.codebook.assign(tf.tensor3d([0, 10], [1, 2, 1]));
+    q.emaN.assign(tf.tensor2d([1, 1], [1, 2]));
+    q.emaM.assign(tf.tensor3d([0, 10], [1, 2, 1]));
+    const z = tf.tensor4d([1, 2, 3, 12], [1, 2, 2, 1]);
+    const idx = tf.tensor4d([0, 0, 0, 1], [1, 2, 2, 1], 'int32');
+    q.emaUpdate(z, idx);
+    // N = 0.5·1 + 0.5·[3, 1] = [2, 1];  m = 0.5·[0, 10] + 0.5·[6, 12] = [3, 11]
+    expect(Array.from(q.emaN.dataSync())).toEqual([2, 1]);
+    expect(Array.from(q.emaM.dataSync())).toEqual([3, 11]);
+    q.dispose();
   });
 });

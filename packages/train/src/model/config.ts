@@ -43,7 +43,7 @@ export const DEFAULT_QUANTIZER: QuantizerConfig = {
   beta: 0.25,
   decay: 0.99,
   eps: 1e-5,
-  deadThreshold: 0.01,
+  deadThreshold: 1.0,
 };
 
 export class ConfigError extends Error {

@@ -228,7 +228,8 @@ export class Quantizer {
     tf.tidy(() => {
       const zT = tf.transpose(tf.reshape(z, [P, M, D]), [1, 0, 2]) as tf.Tensor3D; // [M,P,D]
       const idxMP = tf.transpose(tf.reshape(tf.cast(indices, 'int32'), [P, M])) as tf.Tensor2D;
-      const onehot = tf.oneHot(idxMP, K, 1, 0, 'float32') as tf.Tensor3D; // [M,P,K]
+      // tfjs-wasm's oneHot writes integer bit patterns when asked for float32: build int32 and cast.
+      const onehot = tf.cast(tf.oneHot(idxMP, K), 'float32') as tf.Tensor3D; // [M,P,K]
       const counts = tf.sum(onehot, 1); // [M,K]
       const sums = tf.matMul(onehot, zT, true, false); // [M,K,D]
       const N = tf.add(tf.mul(this.emaN, g), tf.mul(counts, 1 - g)) as tf.Tensor2D;
