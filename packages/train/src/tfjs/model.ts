@@ -67,6 +67,8 @@ export interface EvaluateResult {
   /** 10·log10(1/mse), images in [0, 1]. */
   psnr: number;
   perplexity: number[][];
+  /** Per level, the code histogram [M·K] (codebook-major), for usage over many batches. */
+  histograms: Float64Array[];
 }
 
 export interface TrainStepOptions {
@@ -304,17 +306,22 @@ export class DqAe {
 
   /** Reconstruction error and code usage of a batch; changes nothing. */
   evaluate(x: tf.Tensor4D, opts: ForwardOptions = {}): EvaluateResult {
-    return tf.tidy(() => {
+    // Host arrays are read inside the scope; tidy only frees the tensors.
+    let result: EvaluateResult | undefined;
+    tf.tidy(() => {
       const out = this.forward(x, opts);
       const mse = tf.mean(tf.squaredDifference(out.recon, x)).dataSync()[0];
-      return {
+      result = {
         recon: Float32Array.from(out.recon.dataSync() as Float32Array),
         mse,
         psnr: 10 * Math.log10(1 / Math.max(mse, 1e-12)),
         perplexity: out.indices.map((idx, l) => this.quantizers[l].usage(idx)),
+        histograms: out.indices.map((idx, l) => this.quantizers[l].histogram(idx)),
       };
     });
+    return result!;
   }
+
 
   /**
    * Every parameter and every piece of quantizer state, by stable name: trainable params under

@@ -74,6 +74,13 @@ export function perplexityOf(counts: ArrayLike<number>): number {
   return Math.exp(h);
 }
 
+/** Perplexity of each codebook of an [M·K] histogram. */
+export function perplexities(hist: Float64Array, M: number, K: number): number[] {
+  const out: number[] = [];
+  for (let m = 0; m < M; m++) out.push(perplexityOf(hist.subarray(m * K, (m + 1) * K)));
+  return out;
+}
+
 export interface QuantizerOptions {
   /** Level index (names the exported state: `codebook${l}`, `ema${l}.N`, …). */
   level: number;
@@ -286,16 +293,19 @@ export class Quantizer {
     return dead.length;
   }
 
-  /** Per-codebook perplexity exp(H) of the batch's code histogram (K = perfectly uniform use). */
-  usage(indices: tf.Tensor4D): number[] {
+  /** Code histogram of these indices: [M·K] counts, codebook-major. */
+  histogram(indices: tf.Tensor4D): Float64Array {
     const { M, K } = this;
     if (indices.shape[3] !== M) throw new Error(`quantizer level ${this.level}: indices have ${indices.shape[3]} slices, expected M = ${M}`);
     const idx = indices.dataSync();
     const hist = new Float64Array(M * K);
     for (let i = 0; i < idx.length; i++) hist[(i % M) * K + idx[i]]++;
-    const out: number[] = [];
-    for (let m = 0; m < M; m++) out.push(perplexityOf(hist.subarray(m * K, (m + 1) * K)));
-    return out;
+    return hist;
+  }
+
+  /** Per-codebook perplexity exp(H) of the batch's code histogram (K = perfectly uniform use). */
+  usage(indices: tf.Tensor4D): number[] {
+    return perplexities(this.histogram(indices), this.M, this.K);
   }
 
   /** State for checkpoints/export: codebook, EMA statistics, initialised flag, RNG state. */

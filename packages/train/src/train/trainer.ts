@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as tf from '../tfjs/tf.js';
 import type { ModelConfig } from '../model/config.js';
 import { DqAe } from '../tfjs/model.js';
+import { perplexities } from '../tfjs/quantizer.js';
 import { selectBackend, type BackendPreference } from '../tfjs/backend.js';
 import { openImageDataset, CropSampler } from '../data/dataset.js';
 import { loadCheckpoint, saveCheckpoint, serializeOptimizer, restoreOptimizer, CheckpointError } from './checkpoint.js';
@@ -82,7 +83,7 @@ function validate(model: DqAe, crops: Float32Array, n: number, size: number): { 
   const per = size * size * 3;
   const recon = new Float32Array(crops.length);
   let sq = 0;
-  const usage: number[][][] = [];
+  const hist = model.cfg.levels.map((lv) => new Float64Array(lv.M * lv.K));
   for (let i = 0; i < n; i += chunk) {
     const m = Math.min(chunk, n - i);
     const x = tf.tensor4d(crops.subarray(i * per, (i + m) * per), [m, size, size, 3]);
@@ -90,10 +91,10 @@ function validate(model: DqAe, crops: Float32Array, n: number, size: number): { 
     x.dispose();
     recon.set(r.recon, i * per);
     sq += r.mse * m;
-    usage.push(r.perplexity);
+    r.histograms.forEach((h, l) => h.forEach((v, i) => (hist[l][i] += v)));
   }
-  // Perplexity is averaged over chunks: a per-chunk figure, comparable between validations.
-  const perplexity = usage[0].map((lv, l) => lv.map((_, m) => usage.reduce((s, u) => s + u[l][m], 0) / usage.length));
+  // Perplexity of each codebook over the whole validation set.
+  const perplexity = hist.map((h, l) => perplexities(h, model.cfg.levels[l].M, model.cfg.levels[l].K));
   return { mse: sq / n, perplexity, recon };
 }
 
