@@ -147,7 +147,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const psnr = 10 * Math.log10(1 / Math.max(v.mse, 1e-12));
     const gridPath = join(opts.outDir, 'grids', `step-${String(step).padStart(7, '0')}.png`);
     const shown = Math.min(valCount, 8);
-    await writeReconstructionGrid(gridPath, valCrops, v.recon, shown, opts.cropSize, opts.cropSize);
+    // Crops spread evenly over the validation set, so every validation image appears.
+    const per = opts.cropSize * opts.cropSize * 3;
+    const pick = (src: Float32Array): Float32Array => {
+      const out = new Float32Array(shown * per);
+      for (let i = 0; i < shown; i++) out.set(src.subarray(Math.floor((i * valCount) / shown) * per).subarray(0, per), i * per);
+      return out;
+    };
+    await writeReconstructionGrid(gridPath, pick(valCrops), pick(v.recon), shown, opts.cropSize, opts.cropSize);
     const report: ValidationReport = { step, mse: v.mse, psnr, perplexity: v.perplexity, gridPath };
     validations.push(report);
     log.write({ type: 'validation', ...report });
