@@ -81,6 +81,7 @@ export function registerTrain(program: Command): void {
     .option('--crop <px>', 'crop size in pixels (multiple of the total stride)', intOption(8), 64)
     .option('--lr <rate>', 'Adam learning rate (the paper uses 2e-4)', floatOption(0), 2e-4)
     .option('--clip-norm <n>', 'global gradient-norm clipping', floatOption(0), 1.0)
+    .option('--weight-decay <n>', 'decoupled (AdamW) weight decay; 0 = plain Adam', floatOption(-1e-12), 0)
     .option('--seed <n>', 'random seed (weights, crops, codebook init)', intOption(0), 1)
     .option('--val-every <n>', 'validate, write a grid and checkpoint every n steps', intOption(1), 250)
     .option('--val-crops <n>', 'number of fixed validation crops', intOption(1), 32)
@@ -101,6 +102,7 @@ export function registerTrain(program: Command): void {
         cropSize: o.crop,
         learningRate: o.lr,
         clipNorm: o.clipNorm,
+        weightDecay: o.weightDecay,
         seed: o.seed,
         validateEvery: o.valEvery,
         validationCrops: o.valCrops,

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { AdamW } from '../src/train/adamw.js';
 import * as tf from '../src/tfjs/tf.js';
 import { selectBackend, type BackendPreference } from '../src/tfjs/backend.js';
 import { parseModelConfig } from '../src/model/config.js';
@@ -41,7 +42,7 @@ const quantMacs = cfg.levels.reduce((s, l) => s + (crop / l.stride) ** 2 * l.M *
 const flopsPerSample = 3 * 2 * (convMacs + quantMacs);
 
 const model = DqAe.create(cfg, 1);
-const optimizer = tf.train.adam(2e-4);
+const optimizer = new AdamW({ learningRate: 2e-4 });
 const x = tf.randomUniform([batch, crop, crop, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
 for (let i = 0; i < warmup; i++) model.trainStep(x, optimizer, { clipNorm: 1 });
 const t0 = performance.now();

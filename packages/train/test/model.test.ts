@@ -1,4 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
+import { AdamW } from '../src/train/adamw.js';
 import * as tf from '../src/tfjs/tf.js';
 import '@tensorflow/tfjs-backend-cpu';
 import { DqAe } from '../src/tfjs/model.js';
@@ -91,7 +92,7 @@ describe('DqAe forward', () => {
 describe('DqAe training', () => {
   it('reduces the loss on a fixed batch, without leaking tensors', () => {
     const model = DqAe.create(cfg, 3);
-    const opt = tf.train.adam(3e-3);
+    const opt = new AdamW({ learningRate: 3e-3 });
     const x = batch(4, 16, 16);
     const losses: number[] = [];
     let tensorsAfter2 = 0;
@@ -124,7 +125,7 @@ describe('DqAe training', () => {
 
   it('getWeights/setWeights round-trip gives identical outputs and state', () => {
     const a = DqAe.create(cfg, 4);
-    const opt = tf.train.adam(1e-3);
+    const opt = new AdamW({ learningRate: 1e-3 });
     const x = batch(2, 8, 12);
     for (let i = 0; i < 2; i++) a.trainStep(x, opt, { clipNorm: 1 });
     const wa = a.getWeights();
@@ -168,7 +169,7 @@ describe('DqAe training', () => {
     const run = (seed: number): { w: Map<string, { data: Float32Array }>; losses: number[] } => {
       const m = DqAe.create(cfg, seed);
       const w = m.getWeights();
-      const opt = tf.train.adam(1e-3);
+      const opt = new AdamW({ learningRate: 1e-3 });
       const losses = [0, 1, 2].map(() => m.trainStep(x, opt, { clipNorm: 1 }).loss);
       opt.dispose();
       m.dispose();
@@ -189,7 +190,7 @@ describe('DqAe training', () => {
       const c = parseModelConfig({ name: 'n', levels, channels: 8, resBlocks: 1, resHidden: 4 });
       const m = DqAe.create(c, 1);
       expect(m.varPrefix).toBe('dqae/');
-      const opt = tf.train.adam(1e-3);
+      const opt = new AdamW({ learningRate: 1e-3 });
       const x = batch(1, 16, 8);
       const r = m.trainStep(x, opt, { clipNorm: 1 });
       expect(Number.isFinite(r.loss)).toBe(true);

@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { AdamW } from '../src/train/adamw.js';
 import * as tf from '../src/tfjs/tf.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { DqAe } from '../src/tfjs/model.js';
@@ -33,7 +34,7 @@ const cfg = parseModelConfig({
 describe('training on the wasm backend', () => {
   it('runs train steps that reduce the loss, without leaks', () => {
     const model = DqAe.create(cfg, 1);
-    const opt = tf.train.adam(3e-3);
+    const opt = new AdamW({ learningRate: 3e-3 });
     const x = tf.randomUniform([2, 16, 12, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const losses: number[] = [];
     let tensors = 0;

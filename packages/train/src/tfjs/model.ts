@@ -24,6 +24,7 @@ import { allParams, buildArchitecture, tensorNames, type Architecture, type Para
 import { runGraph } from './executor.js';
 import { Quantizer, type WeightEntry } from './quantizer.js';
 import { Rng } from './rng.js';
+import type { GradientApplier } from '../train/adamw.js';
 
 export type { WeightEntry } from './quantizer.js';
 
@@ -252,7 +253,7 @@ export class DqAe {
    * global-norm clipping, optimizer.applyGradients; then (outside the tape) the EMA codebook
    * updates and dead-code resets with this step's z and indices.
    */
-  trainStep(x: tf.Tensor4D, optimizer: tf.Optimizer, opts: TrainStepOptions): TrainStepResult {
+  trainStep(x: tf.Tensor4D, optimizer: GradientApplier, opts: TrainStepOptions): TrainStepResult {
     if (this.quantizers.some((q) => !q.initialised)) this.initialiseCodebooks(x);
     const beta = this.cfg.quantizer.beta;
     // Tensors the step needs after the tape (kept past variableGrads' scope, disposed below).

@@ -7,7 +7,6 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import * as tf from '../tfjs/tf.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -132,14 +131,4 @@ export async function loadCheckpoint(dir: string): Promise<CheckpointData> {
     weights: new Map(json.weights.map((e) => [e.name, take(e)])),
     optimizer: json.optimizer.map((e) => ({ name: e.name, ...take(e) })),
   };
-}
-
-/** Adam's moments and iteration count, as plain arrays. */
-export async function serializeOptimizer(opt: tf.Optimizer): Promise<OptimizerTensor[]> {
-  const named = await opt.getWeights();
-  return Promise.all(named.map(async (w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: Float32Array.from(await w.tensor.data()) })));
-}
-
-export async function restoreOptimizer(opt: tf.Optimizer, tensors: OptimizerTensor[]): Promise<void> {
-  await opt.setWeights(tensors.map((t) => ({ name: t.name, tensor: tf.tensor(t.data, t.shape) })));
 }

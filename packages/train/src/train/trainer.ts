@@ -10,7 +10,8 @@ import { DqAe } from '../tfjs/model.js';
 import { perplexities } from '../tfjs/quantizer.js';
 import { selectBackend, type BackendPreference } from '../tfjs/backend.js';
 import { openImageDataset, CropSampler } from '../data/dataset.js';
-import { loadCheckpoint, saveCheckpoint, serializeOptimizer, restoreOptimizer, CheckpointError } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, CheckpointError } from './checkpoint.js';
+import { AdamW } from './adamw.js';
 import { writeReconstructionGrid } from './grid.js';
 import { MetricsLog } from './metricsLog.js';
 
@@ -23,6 +24,8 @@ export interface TrainOptions {
   cropSize: number;
   learningRate: number;
   clipNorm: number;
+  /** Decoupled (AdamW) weight decay; 0 = plain Adam. */
+  weightDecay?: number;
   seed: number;
   /** Validate, write a grid and checkpoint every this many steps. */
   validateEvery: number;
@@ -113,7 +116,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const ckDir = checkpointDir(opts.outDir);
   let model: DqAe;
-  const optimizer = tf.train.adam(opts.learningRate);
+  const optimizer = new AdamW({ learningRate: opts.learningRate, weightDecay: opts.weightDecay ?? 0 });
   let step = 0;
   if (opts.resume) {
     const ck = await loadCheckpoint(ckDir);
@@ -123,7 +126,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     model = DqAe.create(opts.config, opts.seed);
     model.setWeights(ck.weights);
-    await restoreOptimizer(optimizer, ck.optimizer);
+    optimizer.setState(ck.optimizer);
     sampler.restore(ck.rngState as ReturnType<CropSampler['state']>);
     step = ck.step;
   } else {
@@ -166,7 +169,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       config: opts.config,
       step,
       weights: model.getWeights(),
-      optimizer: await serializeOptimizer(optimizer),
+      optimizer: await optimizer.getState(),
       rngState: sampler.state(),
       meta: { backend: backend.name, seed: opts.seed, batchSize: opts.batchSize, cropSize: opts.cropSize, learningRate: opts.learningRate },
     });

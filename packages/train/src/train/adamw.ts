@@ -1,0 +1,102 @@
+/**
+ * Adam with decoupled weight decay (AdamW; the DQ paper trains with "Adam with weight decay
+ * regularization"). Written here rather than using tf.train.adam because a resumed run must be
+ * bit-identical: tfjs' Adam accumulates β^t by repeated multiplication while training but
+ * recomputes it with pow() when restored. Here the bias correction is computed in float64 from
+ * the step count, and moments are keyed by variable name (not by order).
+ */
+import * as tf from '../tfjs/tf.js';
+import type { OptimizerTensor } from './checkpoint.js';
+
+export interface AdamWOptions {
+  learningRate: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** Decoupled weight decay per step, relative to the learning rate (0 = plain Adam). */
+  weightDecay?: number;
+}
+
+/** What DqAe.trainStep needs of an optimizer (tf.Optimizer satisfies it too). */
+export interface GradientApplier {
+  applyGradients(grads: tf.NamedTensorMap): void;
+}
+
+export class AdamW implements GradientApplier {
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private t = 0;
+  private readonly b1: number;
+  private readonly b2: number;
+  private readonly eps: number;
+  private readonly wd: number;
+
+  constructor(private readonly opts: AdamWOptions) {
+    this.b1 = opts.beta1 ?? 0.9;
+    this.b2 = opts.beta2 ?? 0.999;
+    this.eps = opts.epsilon ?? 1e-8;
+    this.wd = opts.weightDecay ?? 0;
+  }
+
+  get step(): number {
+    return this.t;
+  }
+
+  private moment(map: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
+    let s = map.get(name);
+    if (!s) {
+      s = tf.variable(tf.zerosLike(like), false);
+      map.set(name, s);
+    }
+    return s;
+  }
+
+  applyGradients(grads: tf.NamedTensorMap): void {
+    this.t++;
+    const lr = this.opts.learningRate;
+    // Bias-corrected step size, in float64.
+    const alpha = (lr * Math.sqrt(1 - this.b2 ** this.t)) / (1 - this.b1 ** this.t);
+    tf.tidy(() => {
+      for (const [name, g] of Object.entries(grads)) {
+        const variable = tf.engine().registeredVariables[name];
+        if (!variable) throw new Error(`AdamW: no variable named ${name}`);
+        const m = this.moment(this.m, name, g);
+        const v = this.moment(this.v, name, g);
+        m.assign(tf.add(tf.mul(m, this.b1), tf.mul(g, 1 - this.b1)));
+        v.assign(tf.add(tf.mul(v, this.b2), tf.mul(tf.square(g), 1 - this.b2)));
+        let next = tf.sub(variable, tf.mul(tf.div(m, tf.add(tf.sqrt(v), this.eps)), alpha));
+        if (this.wd > 0) next = tf.sub(next, tf.mul(variable, lr * this.wd));
+        variable.assign(next);
+      }
+    });
+  }
+
+  /** State for checkpoints: the step and both moments of every variable seen so far. */
+  async getState(): Promise<OptimizerTensor[]> {
+    const out: OptimizerTensor[] = [{ name: 'step', shape: [1], data: Float32Array.of(this.t) }];
+    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, t] of map) out.push({ name: `${kind}:${name}`, shape: t.shape.slice(), data: Float32Array.from(await t.data()) });
+    }
+    return out;
+  }
+
+  setState(tensors: OptimizerTensor[]): void {
+    for (const t of tensors) {
+      if (t.name === 'step') {
+        this.t = t.data[0];
+        continue;
+      }
+      const [kind, ...rest] = t.name.split(':');
+      const map = kind === 'm' ? this.m : kind === 'v' ? this.v : null;
+      if (!map) throw new Error(`AdamW: unknown state tensor ${t.name}`);
+      map.get(rest.join(':'))?.dispose();
+      map.set(rest.join(':'), tf.variable(tf.tensor(t.data, t.shape), false));
+    }
+  }
+
+  dispose(): void {
+    for (const v of [...this.m.values(), ...this.v.values()]) v.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
