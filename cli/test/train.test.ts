@@ -1,0 +1,67 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './run.js';
+import { makeImageDir } from '../../packages/train/test/fixtures/images.js';
+
+const tiny = JSON.stringify({ levels: [{ stride: 2, M: 2, K: 8, D: 4 }, { stride: 4, M: 2, K: 8, D: 4 }], channels: 8, resBlocks: 1, resHidden: 4 });
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'dq-cli-'));
+}
+
+/** A user error: exit 1, exactly one line on stderr, no stack trace. */
+function expectUserError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
+  expect(r.code).toBe(1);
+  // Warnings may precede it; the error itself is a single line.
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('warning: '));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^dqcodec: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('dqcodec train', () => {
+  it('trains end to end and writes a checkpoint', async () => {
+    const data = await makeImageDir(3);
+    const dir = tmp();
+    const cfg = join(dir, 'cfg.json');
+    writeFileSync(cfg, tiny);
+    const r = runCli(['train', '-c', cfg, '-d', data, '-o', join(dir, 'run'), '--steps', '2', '--batch', '2', '--crop', '16', '--val-every', '2', '--val-crops', '2', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/validation PSNR/);
+  });
+
+  it('missing data directory', () => {
+    const d = tmp();
+    expectUserError(runCli(['train', '-c', 'tiny', '-d', join(d, 'nope'), '-o', join(d, 'out'), '--crop', '16']), /does not exist/);
+  });
+
+  it('empty data directory and unreadable files', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'notes.txt'), 'not an image');
+    expectUserError(runCli(['train', '-c', 'tiny', '-d', d, '-o', join(tmp(), 'out'), '--crop', '16']), /no readable images .*tried 1 file/);
+  });
+
+  it('invalid config names the field', () => {
+    const d = tmp();
+    const cfg = join(d, 'bad.json');
+    writeFileSync(cfg, JSON.stringify({ ...JSON.parse(tiny), levels: [{ stride: 3, M: 2, K: 8, D: 4 }] }));
+    expectUserError(runCli(['train', '-c', cfg, '-d', d, '-o', join(d, 'out')]), /levels\[0\]\.stride must be a power of two/);
+    writeFileSync(cfg, '{ not json');
+    expectUserError(runCli(['train', '-c', cfg, '-d', d, '-o', join(d, 'out')]), /bad\.json/);
+    expectUserError(runCli(['train', '-c', 'no-such-config', '-d', d, '-o', join(d, 'out')]), /not a built-in config/);
+  });
+
+  it('crop larger than every image', async () => {
+    const data = await makeImageDir(2, 24, 20);
+    expectUserError(runCli(['train', '-c', 'tiny', '-d', data, '-o', join(tmp(), 'out'), '--crop', '64']), /crop 64×64 is larger than every image \(largest is 24×20/);
+  });
+
+  it('bad flag values are rejected by the parser', () => {
+    const r = runCli(['train', '-c', 'tiny', '-d', '.', '-o', 'x', '--steps', 'many']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/expected an integer/);
+  });
+});
