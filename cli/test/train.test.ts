@@ -1,14 +1,14 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run.js';
-import { makeImageDir } from '../../packages/train/test/fixtures/images.js';
+import { makeImageDir, tempDir, removeTempDirs } from '../../packages/train/test/fixtures/images.js';
 
 const tiny = JSON.stringify({ levels: [{ stride: 2, M: 2, K: 8, D: 4 }, { stride: 4, M: 2, K: 8, D: 4 }], channels: 8, resBlocks: 1, resHidden: 4 });
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'dq-cli-'));
+  return tempDir();
 }
 
 /** A user error: exit 1, exactly one line on stderr, no stack trace. */
@@ -21,6 +21,8 @@ function expectUserError(r: { code: number | null; stderr: string }, pattern: Re
   expect(lines[0]).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
+
+afterAll(removeTempDirs);
 
 describe('dqcodec train', () => {
   it('trains end to end and writes a checkpoint', async () => {

@@ -1,11 +1,11 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { parseModelConfig } from '../src/model/config.js';
-import { makeImageDir } from './fixtures/images.js';
+import { makeImageDir, tempDir, removeTempDirs } from './fixtures/images.js';
 
 const config = parseModelConfig({
   name: 'trainer-test',
@@ -37,12 +37,14 @@ function options(dataDir: string, outDir: string, steps: number, resume = false)
   };
 }
 
+afterAll(removeTempDirs);
+
 describe('training loop', () => {
   it('resumes exactly: 2 + 2 steps equal 4 steps (weights, codebooks, EMA, Adam, sampler)', async () => {
     const data = await makeImageDir(4);
-    const straight = mkdtempSync(join(tmpdir(), 'dq-run-'));
+    const straight = tempDir();
     await train(options(data, straight, 4));
-    const resumed = mkdtempSync(join(tmpdir(), 'dq-run-'));
+    const resumed = tempDir();
     await train(options(data, resumed, 2));
     await train(options(data, resumed, 4, true));
     const a = await loadCheckpoint(join(straight, 'checkpoint'));
@@ -55,7 +57,7 @@ describe('training loop', () => {
 
   it('writes metrics as JSON lines and a reconstruction grid per validation', async () => {
     const data = await makeImageDir(3);
-    const out = mkdtempSync(join(tmpdir(), 'dq-run-'));
+    const out = tempDir();
     const r = await train(options(data, out, 2));
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.type === 'step')).toHaveLength(2);
@@ -66,7 +68,7 @@ describe('training loop', () => {
 
   it('refuses to resume with a different config', async () => {
     const data = await makeImageDir(3);
-    const out = mkdtempSync(join(tmpdir(), 'dq-run-'));
+    const out = tempDir();
     await train(options(data, out, 1));
     const other = { ...options(data, out, 2, true), config: { ...config, channels: 12 } };
     await expect(train(other)).rejects.toThrow(/different config/);
