@@ -82,6 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--lr <rate>', 'Adam learning rate (the paper uses 2e-4)', floatOption(0), 2e-4)
     .option('--clip-norm <n>', 'global gradient-norm clipping', floatOption(0), 1.0)
     .option('--weight-decay <n>', 'decoupled (AdamW) weight decay; 0 = plain Adam', floatOption(-1e-12), 0)
+    .option('--preview-dropout <p>', 'probability that a step decodes from the upper levels only (trains the progressive preview)', floatOption(-1e-12), 0)
     .option('--seed <n>', 'random seed (weights, crops, codebook init)', intOption(0), 1)
     .option('--val-every <n>', 'validate, write a grid and checkpoint every n steps', intOption(1), 250)
     .option('--val-crops <n>', 'number of fixed validation crops', intOption(1), 32)
@@ -103,6 +104,7 @@ export function registerTrain(program: Command): void {
         learningRate: o.lr,
         clipNorm: o.clipNorm,
         weightDecay: o.weightDecay,
+        previewDropout: o.previewDropout,
         seed: o.seed,
         validateEvery: o.valEvery,
         validationCrops: o.valCrops,

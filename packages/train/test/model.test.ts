@@ -90,6 +90,24 @@ describe('DqAe forward', () => {
 });
 
 describe('DqAe training', () => {
+  it('a preview step (keepLevels = 1) trains the top path and leaves the bottom upsampler untouched', () => {
+    const model = DqAe.create(cfg, 5);
+    const opt = new AdamW({ learningRate: 1e-2 });
+    const x = batch(2, 16, 16, 4);
+    model.trainStep(x, opt, { clipNorm: 1 }); // initialises codebooks and Adam state
+    const up0 = model.getWeights();
+    const r = model.trainStep(x, opt, { clipNorm: 1, keepLevels: 1 });
+    expect(Number.isFinite(r.loss)).toBe(true);
+    const after = model.getWeights();
+    const changed = (prefix: string): boolean =>
+      [...after].some(([n, w]) => n.startsWith(prefix) && w.data.some((v, i) => v !== up0.get(n)!.data[i]));
+    expect(changed('up0/')).toBe(false);
+    expect(changed('up1/')).toBe(true);
+    expect(changed('dec/')).toBe(true);
+    model.dispose();
+    x.dispose();
+  });
+
   it('reduces the loss on a fixed batch, without leaking tensors', () => {
     const model = DqAe.create(cfg, 3);
     const opt = new AdamW({ learningRate: 3e-3 });

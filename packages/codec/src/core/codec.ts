@@ -1,7 +1,8 @@
 /**
  * Index maps ⇄ complete .dqc files: the container plus one entropy-coded stream per level.
  */
-import { DEFAULT_LIMITS, levelStream, readHeader, writeContainer, type ContainerLimits, type DqcHeader } from './container.js';
+import { decodeAlphaPlane, encodeAlphaPlane } from './alpha.js';
+import { alphaSection, checkNoTrailing, DEFAULT_LIMITS, hasAlphaSection, levelStream, readHeader, writeContainer, type ContainerLimits, type DqcHeader } from './container.js';
 import { DqcError } from './errors.js';
 import { resolveTables } from './entropy/level.js';
 import { decodeLevelCompiled, encodeLevelCompiled, type EntropyMethod } from './entropy/model.js';
@@ -23,6 +24,8 @@ export interface EncodeOptions {
   /** Default 'context'. */
   method?: EntropyMethod;
   limits?: ContainerLimits;
+  /** The alpha plane (width × height bytes, row-major): required exactly when meta.channels is 2 or 4 (§2.3). */
+  alpha?: Uint8Array;
 }
 
 export interface DecodeOptions {
@@ -32,6 +35,11 @@ export interface DecodeOptions {
   expectedFingerprint?: string;
   /** Decode only the top N levels (progressive preview); `bytes` then need only reach the end of stream N. */
   maxLevels?: number;
+  /**
+   * Decode the alpha section of a 2- or 4-channel image (§2.3), which follows the last level
+   * stream. Default: true when every level is decoded, false for a preview (maxLevels).
+   */
+  alpha?: boolean;
   limits?: ContainerLimits;
 }
 
@@ -39,6 +47,8 @@ export interface DecodedIndices {
   header: DqcHeader;
   /** Decoded levels, top first; only the first maxLevels when that option is set. */
   levels: LevelIndices[];
+  /** The alpha plane (width × height) when the image has one and it was decoded, else null. */
+  alpha: Uint8Array | null;
 }
 
 /** Encode index maps (TOP level first) into a complete .dqc file. */
@@ -48,10 +58,16 @@ export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tabl
   const resolved = resolveTables(specs, tables);
   checkTablesFit(specs, resolved.levels);
   const fields = { ...meta, method, tablesCrc: resolved.crc, levels: levels.map(({ M, h, w, K }) => ({ M, h, w, K })) };
+  const withAlpha = hasAlphaSection(meta.channels);
+  if (withAlpha !== (options.alpha !== undefined)) {
+    throw new DqcError('BAD_HEADER', `an image with ${meta.channels} channels ${withAlpha ? 'needs' : 'must not have'} an alpha plane`);
+  }
+  const placeholder = withAlpha ? new Uint8Array(1) : null;
   // Validate the header before the (expensive) coding so bad shapes fail fast with a clear code.
-  writeContainer(fields, levels.map(() => new Uint8Array(0)), options.limits);
+  writeContainer(fields, levels.map(() => new Uint8Array(0)), options.limits, placeholder);
   const streams = levels.map((lv, i) => encodeLevelCompiled(lv, resolved.levels[i], method));
-  return writeContainer(fields, streams, options.limits);
+  const alpha = options.alpha !== undefined ? encodeAlphaPlane(options.alpha, meta.width, meta.height) : null;
+  return writeContainer(fields, streams, options.limits, alpha);
 }
 
 /** Decode a .dqc file (or, with maxLevels, a prefix holding the first streams) into index maps. */
@@ -70,8 +86,15 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
     throw new DqcError('MODEL_MISMATCH', 'file was entropy-coded with different tables than the ones supplied (check the model manifest)');
   }
   const count = Math.max(0, Math.min(options.maxLevels ?? header.levels.length, header.levels.length));
-  if (count === header.levels.length && bytes.length > header.totalLength) {
-    throw new DqcError('TRAILING_DATA', `file has ${bytes.length - header.totalLength} unexpected bytes after the last stream`);
+  const all = count === header.levels.length;
+  const withAlpha = hasAlphaSection(header.channels) && (options.alpha ?? all);
+  let alphaPayload: Uint8Array | null = null;
+  if (withAlpha) {
+    const section = alphaSection(bytes, header);
+    if (all) checkNoTrailing(bytes, section.end);
+    alphaPayload = section.payload;
+  } else if (all && !hasAlphaSection(header.channels)) {
+    checkNoTrailing(bytes, header.totalLength);
   }
   const levels: LevelIndices[] = [];
   for (let i = 0; i < count; i++) {
@@ -79,7 +102,8 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
     const indices = decodeLevelCompiled(levelStream(bytes, header, i), lv, resolved.levels[i], header.method);
     levels.push({ M: lv.M, h: lv.h, w: lv.w, K: lv.K, indices });
   }
-  return { header, levels };
+  const alpha = alphaPayload ? decodeAlphaPlane(alphaPayload, header.width, header.height) : null;
+  return { header, levels, alpha };
 }
 
 function checkTablesFit(specs: LevelSpec[], tables: CompiledLevelTables[]): void {

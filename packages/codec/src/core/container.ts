@@ -62,7 +62,10 @@ export interface DqcHeader extends HeaderFields {
   levels: LevelHeader[];
   /** Header size in bytes (= offset of the first stream). */
   headerLength: number;
-  /** Size of the complete file. */
+  /**
+   * End of the last level stream: the size of the complete file, except for images with alpha
+   * (channels 2 or 4), whose alpha section (§2.3) follows.
+   */
   totalLength: number;
 }
 
@@ -70,14 +73,31 @@ export interface Container {
   header: DqcHeader;
   /** One stream per level, top first (views into the input, not copies). */
   streams: Uint8Array[];
+  /** The alpha payload (§2.3) when channels is 2 or 4, else null (a view into the input). */
+  alpha: Uint8Array | null;
 }
 
-/** Serialise a header and its streams (top level first) into a .dqc file. */
-export function writeContainer(fields: HeaderFields, streams: Uint8Array[], limits: ContainerLimits = {}): Uint8Array {
+/** Images with 2 (grey + alpha) or 4 (RGBA) channels carry an alpha section (§2.3). */
+export function hasAlphaSection(channels: number): boolean {
+  return channels === 2 || channels === 4;
+}
+
+/** Alpha section prefix: payload length (u32) and payload CRC-32 (u32). */
+export const ALPHA_PREFIX_BYTES = 8;
+
+/**
+ * Serialise a header and its streams (top level first) into a .dqc file. `alpha` is the alpha
+ * payload (alpha.ts encodeAlphaPlane), required exactly when channels is 2 or 4.
+ */
+export function writeContainer(fields: HeaderFields, streams: Uint8Array[], limits: ContainerLimits = {}, alpha: Uint8Array | null = null): Uint8Array {
   if (streams.length !== fields.levels.length) {
     throw new DqcError('BAD_HEADER', `${fields.levels.length} levels but ${streams.length} streams`);
   }
   validateFields(fields, { ...DEFAULT_LIMITS, ...limits });
+  if (hasAlphaSection(fields.channels) !== (alpha !== null)) {
+    throw new DqcError('BAD_HEADER', `an image with ${fields.channels} channels ${alpha ? 'must not have' : 'needs'} an alpha payload`);
+  }
+  if (alpha !== null && alpha.length < 1) throw new DqcError('BAD_HEADER', 'alpha payload is empty');
   const fp = new TextEncoder().encode(fields.fingerprint);
   const w = new ByteWriter();
   w.bytes(MAGIC);
@@ -96,6 +116,11 @@ export function writeContainer(fields: HeaderFields, streams: Uint8Array[], limi
   const head = w.finish();
   w.u32(crc32(head));
   for (const s of streams) w.bytes(s);
+  if (alpha !== null) {
+    w.u32(alpha.length);
+    w.u32(crc32(alpha));
+    w.bytes(alpha);
+  }
   return w.finish();
 }
 
@@ -116,13 +141,49 @@ export function readHeader(bytes: Uint8Array, limits: ContainerLimits = {}): Dqc
   return header;
 }
 
-/** Parse a complete file: header plus every stream, each checked against its CRC. */
+/** Parse a complete file: header plus every stream (and the alpha section), each checked against its CRC. */
 export function readContainer(bytes: Uint8Array, limits: ContainerLimits = {}): Container {
   const header = readHeader(bytes, limits);
-  if (bytes.length > header.totalLength) {
-    throw new DqcError('TRAILING_DATA', `file has ${bytes.length - header.totalLength} unexpected bytes after the last stream`);
+  if (!hasAlphaSection(header.channels)) checkNoTrailing(bytes, header.totalLength);
+  const streams = header.levels.map((_, i) => levelStream(bytes, header, i));
+  let alpha: Uint8Array | null = null;
+  if (hasAlphaSection(header.channels)) {
+    const section = alphaSection(bytes, header);
+    checkNoTrailing(bytes, section.end);
+    alpha = section.payload;
   }
-  return { header, streams: header.levels.map((_, i) => levelStream(bytes, header, i)) };
+  return { header, streams, alpha };
+}
+
+/** TRAILING_DATA when `bytes` extends past `end`, the end of the last section. */
+export function checkNoTrailing(bytes: Uint8Array, end: number): void {
+  if (bytes.length > end) {
+    throw new DqcError('TRAILING_DATA', `file has ${bytes.length - end} unexpected bytes after the last stream`);
+  }
+}
+
+/**
+ * The CRC-checked alpha payload (§2.3), which starts where the level streams end
+ * (header.totalLength); `end` is the byte after it, i.e. the size of the complete file.
+ */
+export function alphaSection(bytes: Uint8Array, header: DqcHeader): { payload: Uint8Array; end: number } {
+  if (!hasAlphaSection(header.channels)) throw new DqcError('BAD_HEADER', `an image with ${header.channels} channels has no alpha section`);
+  const start = header.totalLength;
+  if (bytes.length < start + ALPHA_PREFIX_BYTES) {
+    throw new DqcError('TRUNCATED', `file is truncated: the alpha section starts at byte ${start}, but only ${bytes.length} bytes are present`);
+  }
+  const r = new ByteReader(bytes.subarray(start, start + ALPHA_PREFIX_BYTES), 'alpha section');
+  const length = r.u32();
+  const crc = r.u32();
+  const end = start + ALPHA_PREFIX_BYTES + length;
+  if (length < 1) throw new DqcError('BAD_HEADER', 'alpha section is empty');
+  if (bytes.length < end) {
+    throw new DqcError('TRUNCATED', `file is truncated: the alpha section ends at byte ${end}, but only ${bytes.length} bytes are present`);
+  }
+  const payload = bytes.subarray(start + ALPHA_PREFIX_BYTES, end);
+  const actual = crc32(payload);
+  if (actual !== crc) throw new DqcError('STREAM_CRC', `alpha section is corrupt (checksum ${hex(actual)}, expected ${hex(crc)})`);
+  return { payload, end };
 }
 
 /** The CRC-checked stream of level i (top = 0); `bytes` may be a prefix of the file that contains it. */

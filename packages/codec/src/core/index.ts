@@ -4,12 +4,15 @@
  */
 export { DqcError, isDqcError, type DqcErrorCode } from './errors.js';
 export { crc32 } from './crc32.js';
+export { encodeAlphaPlane, decodeAlphaPlane } from './alpha.js';
 export {
   FORMAT_VERSION,
   MAX_HEADER_BYTES,
   readContainer,
   readHeader,
   levelStream,
+  alphaSection,
+  hasAlphaSection,
   writeContainer,
   type Container,
   type ContainerLimits,

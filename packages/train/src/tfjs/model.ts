@@ -75,6 +75,11 @@ export interface EvaluateResult {
 export interface TrainStepOptions {
   /** Global-norm gradient clipping threshold; ≤ 0 or Infinity disables clipping. */
   clipNorm: number;
+  /**
+   * Reconstruct from the top `keepLevels` levels only for this step (preview training): the
+   * dropped levels' upsamplers get no gradient, and the upper levels learn to carry structure.
+   */
+  keepLevels?: number;
 }
 
 /** Initial weight scale of the image-producing layer relative to He init (see the constructor). */
@@ -259,7 +264,7 @@ export class DqAe {
     // Tensors the step needs after the tape (kept past variableGrads' scope, disposed below).
     const kept: { z: tf.Tensor4D[]; indices: tf.Tensor4D[]; mse: tf.Scalar; commit: tf.Scalar }[] = [];
     const { value, grads } = tf.variableGrads(() => {
-      const out = this.forward(x);
+      const out = this.forward(x, { keepLevels: opts.keepLevels });
       const mse = tf.mean(tf.squaredDifference(out.recon, x)) as tf.Scalar;
       kept.push({
         z: out.z.map((t) => tf.keep(t)),

@@ -12,6 +12,7 @@ import { selectBackend, type BackendPreference } from '../tfjs/backend.js';
 import { openImageDataset, CropSampler } from '../data/dataset.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError } from './checkpoint.js';
 import { AdamW } from './adamw.js';
+import { Rng } from '../tfjs/rng.js';
 import { writeReconstructionGrid } from './grid.js';
 import { MetricsLog } from './metricsLog.js';
 
@@ -26,6 +27,11 @@ export interface TrainOptions {
   clipNorm: number;
   /** Decoupled (AdamW) weight decay; 0 = plain Adam. */
   weightDecay?: number;
+  /**
+   * Probability that a step reconstructs from the upper levels only (lower levels dropped), so
+   * the top of the hierarchy carries structure and decodes to a usable progressive preview.
+   */
+  previewDropout?: number;
   seed: number;
   /** Validate, write a grid and checkpoint every this many steps. */
   validateEvery: number;
@@ -74,6 +80,16 @@ export interface TrainResult {
 /** Checkpoints live in <outDir>/checkpoint; metrics in <outDir>/metrics.jsonl; grids in <outDir>/grids. */
 export function checkpointDir(outDir: string): string {
   return join(outDir, 'checkpoint');
+}
+
+/** Levels kept this step: all, or with probability previewDropout a random number of upper ones. A pure function of (seed, step), so resumed runs make the same choices. */
+function previewLevels(opts: TrainOptions, step: number): number | undefined {
+  const L = opts.config.levels.length;
+  const p = opts.previewDropout ?? 0;
+  if (p <= 0 || L < 2) return undefined;
+  const r = new Rng((Math.imul(opts.seed + 1, 0x9e3779b1) ^ step) >>> 0);
+  r.next();
+  return r.next() < p ? 1 + r.int(L - 1) : undefined;
 }
 
 function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
@@ -180,7 +196,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   while (step < opts.steps) {
     const t0 = performance.now();
     const x = tf.tensor4d(sampler.nextBatch(opts.batchSize), [opts.batchSize, opts.cropSize, opts.cropSize, 3]);
-    const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm });
+    const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm, keepLevels: previewLevels(opts, step) });
     x.dispose();
     step++;
     const report: StepReport = { step, ...s, msPerStep: performance.now() - t0 };
