@@ -31,7 +31,10 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    throw err;
+    // A bug, not a user mistake: keep the stack. Printed here rather than rethrown, because the
+    // wasm runtime's uncaughtException hook would print its whole minified source line.
+    process.stderr.write(`dqcodec: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 2;
   }
 }
 

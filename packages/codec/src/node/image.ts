@@ -1,119 +1,229 @@
 /**
- * Image input/output through sharp: everything the model sees is 8-bit sRGB, NCHW float in [0,1],
- * padded to the model's total stride by edge replication (replicated edges cost fewer bits and
- * show no seam when cropped away, unlike zero padding).
+ * Image input/output through sharp. What the model sees is always 8-bit sRGB:
+ *
+ * - EXIF orientation is applied (the stored size is the upright size); the orientation tag is
+ *   not kept.
+ * - Other colour spaces (CMYK, embedded ICC profiles, …) are converted to sRGB; ICC profiles are
+ *   not kept. 16-bit samples are reduced to 8 bits. Each conversion adds a note.
+ * - Greyscale sources are fed to the model as R = G = B and recorded as 1 channel (2 with alpha);
+ *   their decoded images are greyscale again.
+ * - Alpha is never dropped silently: it is kept losslessly in the .dqc alpha section, unless the
+ *   caller asks to flatten it onto a background colour.
+ *
+ * Pixels stay interleaved 8-bit; float tensors are built per tile (tiling.ts), so a large image
+ * never exists as a full-size float array.
  */
-import sharp, { type Metadata } from 'sharp';
 import { extname } from 'node:path';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 
-export interface LoadedImage {
-  /** Original size after EXIF orientation. */
-  width: number;
-  height: number;
-  /** Channels of the source: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA. */
-  channels: 1 | 2 | 3 | 4;
-  paddedWidth: number;
-  paddedHeight: number;
-  /** [1, 3, paddedHeight, paddedWidth] float32 in [0, 1]. */
-  rgb: Float32Array;
-  /** Alpha plane (width × height, 8-bit) when the source has one. */
-  alpha: Uint8Array | null;
-  /** Conversions that happened (16-bit reduced, colour space converted, …). */
-  notes: string[];
-}
-
+/** Bad input image or unsupported output format. */
 export class ImageError extends Error {
   override name = 'ImageError';
 }
 
+export const INPUT_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'avif', 'tif', 'tiff', 'gif', 'heic', 'heif', 'jp2', 'jxl'] as const;
 export const OUTPUT_FORMATS = ['png', 'jpg', 'jpeg', 'webp', 'avif', 'tif', 'tiff'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-function roundUp(n: number, m: number): number {
-  return Math.ceil(n / m) * m;
+export interface SourceImage {
+  /** Upright size (after EXIF orientation). */
+  width: number;
+  height: number;
+  /** What the .dqc records: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA. */
+  channels: 1 | 2 | 3 | 4;
+  /** Colour samples, interleaved: 1 per pixel for grey images, 3 for colour ones. */
+  colour: Uint8Array;
+  colourChannels: 1 | 3;
+  /** Alpha plane (width × height) when the image keeps one. */
+  alpha: Uint8Array | null;
+  /** Conversions that happened (16-bit reduced, colour space converted, alpha flattened, …). */
+  notes: string[];
 }
 
-/** Decode an image file or buffer into the model's input tensor. */
-export async function loadImage(input: string | Uint8Array, stride: number, opts: { maxPixels?: number } = {}): Promise<LoadedImage> {
+export interface ReadImageOptions {
+  /** Refuse images with more pixels than this (default 2^28, the .dqc limit). */
+  maxPixels?: number;
+  /** Composite alpha onto this background (CSS colour, default white when `true`) instead of keeping it. */
+  flatten?: boolean | string;
+  /** Name for messages (default: the path, or "input"). */
+  name?: string;
+}
+
+const DEPTH_BITS: Record<string, string> = { ushort: '16-bit', short: '16-bit', uint: '32-bit', int: '32-bit', float: 'floating-point', double: 'floating-point' };
+
+/** Decode an image file or buffer into 8-bit sRGB (or grey) samples plus an optional alpha plane. */
+export async function readImage(input: string | Uint8Array, opts: ReadImageOptions = {}): Promise<SourceImage> {
   const maxPixels = opts.maxPixels ?? 2 ** 28;
-  const name = typeof input === 'string' ? input : 'input';
+  const name = opts.name ?? (typeof input === 'string' ? input : 'input');
+  const open = (): Sharp => sharp(input, { limitInputPixels: maxPixels, failOn: 'error' });
   let meta: Metadata;
   try {
-    meta = await sharp(input, { limitInputPixels: maxPixels }).metadata();
+    meta = await open().metadata();
   } catch (err) {
-    throw new ImageError(`${name}: not a readable image (${(err as Error).message})`);
+    throw new ImageError(`${name}: not a readable image (${firstLine(err)})`);
   }
   if (!meta.width || !meta.height) throw new ImageError(`${name}: image has no dimensions`);
   const notes: string[] = [];
   const hasAlpha = meta.hasAlpha === true;
-  const grey = meta.channels !== undefined && meta.channels - (hasAlpha ? 1 : 0) === 1;
-  if (meta.depth && !['uchar', 'char'].includes(meta.depth)) notes.push(`${meta.depth} samples reduced to 8-bit`);
-  if (meta.space && !['srgb', 'b-w', 'rgb'].includes(meta.space)) notes.push(`colour space ${meta.space} converted to sRGB`);
-  if (meta.icc) notes.push('ICC profile applied (converted to sRGB)');
+  const colourBands = (meta.channels ?? 3) - (hasAlpha ? 1 : 0);
+  const grey = colourBands === 1 || meta.space === 'b-w' || meta.space === 'grey16';
+  if (meta.depth && DEPTH_BITS[meta.depth]) notes.push(`${DEPTH_BITS[meta.depth]} samples reduced to 8 bits`);
+  if (meta.space === 'cmyk') notes.push('CMYK converted to sRGB');
+  else if (meta.space && !['srgb', 'b-w', 'rgb', 'rgb16', 'grey16'].includes(meta.space)) notes.push(`colour space ${meta.space} converted to sRGB`);
+  if (meta.icc) notes.push('embedded ICC profile applied (pixels converted to sRGB; the profile is not kept)');
+  if (meta.orientation && meta.orientation > 1) notes.push(`EXIF orientation ${meta.orientation} applied`);
+  const flatten = hasAlpha && opts.flatten !== undefined && opts.flatten !== false;
+  if (flatten) notes.push(`alpha flattened onto ${opts.flatten === true ? 'white' : opts.flatten}`);
 
-  // rotate() applies EXIF orientation; toColourspace('srgb') converts from embedded profiles.
-  const base = sharp(input, { limitInputPixels: maxPixels }).rotate().toColourspace('srgb');
-  const { data, info } = await base.clone().removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const width = info.width;
-  const height = info.height;
-  let alpha: Uint8Array | null = null;
-  if (hasAlpha) {
-    const a = await sharp(input, { limitInputPixels: maxPixels }).rotate().extractChannel('alpha').raw({ depth: 'uchar' }).toBuffer();
-    alpha = new Uint8Array(a.buffer, a.byteOffset, a.length);
+  let pipeline = open().rotate();
+  if (flatten) pipeline = pipeline.flatten({ background: opts.flatten === true ? '#ffffff' : (opts.flatten as string) });
+  // sRGB keeps the alpha band (b-w would drop it); grey sources come back with R = G = B.
+  pipeline = pipeline.toColourspace('srgb');
+  let data: Buffer;
+  let info: OutputInfo;
+  try {
+    ({ data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+  } catch (err) {
+    throw new ImageError(`${name}: cannot decode image (${firstLine(err)})`);
   }
-  const paddedWidth = roundUp(width, stride);
-  const paddedHeight = roundUp(height, stride);
-  const rgb = toPaddedNchw(new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, info.channels, paddedWidth, paddedHeight);
-  const channels = ((grey ? 1 : 3) + (hasAlpha ? 1 : 0)) as 1 | 2 | 3 | 4;
-  return { width, height, channels, paddedWidth, paddedHeight, rgb, alpha, notes };
+  const { width, height } = info;
+  const n = width * height;
+  const bands = info.channels;
+  if (data.length !== n * bands || bands < 3) throw new ImageError(`${name}: unexpected decoded layout (${bands} channels)`);
+  const keepAlpha = bands === 4 && !flatten;
+  const colourChannels: 1 | 3 = grey ? 1 : 3;
+  const colour = new Uint8Array(n * colourChannels);
+  const alpha = keepAlpha ? new Uint8Array(n) : null;
+  for (let i = 0, s = 0; i < n; i++, s += bands) {
+    if (colourChannels === 1) colour[i] = data[s];
+    else {
+      colour[3 * i] = data[s];
+      colour[3 * i + 1] = data[s + 1];
+      colour[3 * i + 2] = data[s + 2];
+    }
+    if (alpha) alpha[i] = data[s + 3];
+  }
+  const channels = ((grey ? 1 : 3) + (alpha ? 1 : 0)) as 1 | 2 | 3 | 4;
+  return { width, height, channels, colour, colourChannels, alpha, notes };
 }
 
-/** Interleaved 8-bit pixels → planar float [0,1], edges replicated into the padding. */
-export function toPaddedNchw(px: Uint8Array, width: number, height: number, channels: number, pw: number, ph: number): Float32Array {
-  const out = new Float32Array(3 * pw * ph);
-  const plane = pw * ph;
-  for (let y = 0; y < ph; y++) {
-    const sy = Math.min(y, height - 1);
-    for (let x = 0; x < pw; x++) {
-      const sx = Math.min(x, width - 1);
-      const s = (sy * width + sx) * channels;
-      const d = y * pw + x;
-      for (let c = 0; c < 3; c++) out[c * plane + d] = px[s + (channels >= 3 ? c : 0)] / 255;
+/**
+ * The model input for one region of the padded image: planar float32 [3, h, w] in [0, 1]. Pixels
+ * past the image's right/bottom edge (padding) replicate the last column/row: replicated edges
+ * cost fewer bits and leave no seam when cropped away, unlike zeros.
+ */
+export function regionTensor(img: SourceImage, x0: number, y0: number, w: number, h: number): Float32Array {
+  const out = new Float32Array(3 * w * h);
+  const plane = w * h;
+  const cc = img.colourChannels;
+  const lut = new Float32Array(256).map((_, v) => v / 255);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(y0 + y, img.height - 1);
+    const row = sy * img.width;
+    for (let x = 0; x < w; x++) {
+      const s = (row + Math.min(x0 + x, img.width - 1)) * cc;
+      const d = y * w + x;
+      if (cc === 1) {
+        const v = lut[img.colour[s]];
+        out[d] = v;
+        out[plane + d] = v;
+        out[2 * plane + d] = v;
+      } else {
+        out[d] = lut[img.colour[s]];
+        out[plane + d] = lut[img.colour[s + 1]];
+        out[2 * plane + d] = lut[img.colour[s + 2]];
+      }
     }
   }
   return out;
 }
 
-/** Planar float [0,1] (padded) → interleaved 8-bit, cropped to width × height, with optional alpha. */
-export function fromNchw(rgb: Float32Array, pw: number, ph: number, width: number, height: number, alpha: Uint8Array | null): Uint8Array {
-  const ch = alpha ? 4 : 3;
-  const out = new Uint8Array(width * height * ch);
-  const plane = pw * ph;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const s = y * pw + x;
-      const d = (y * width + x) * ch;
-      for (let c = 0; c < 3; c++) out[d + c] = Math.round(Math.min(1, Math.max(0, rgb[c * plane + s])) * 255);
-      if (alpha) out[d + 3] = alpha[y * width + x];
-    }
-  }
-  return out;
+function to8(v: number): number {
+  return v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
 }
 
-/** Encode 8-bit pixels to a file format chosen by the output path's extension. */
-export async function encodeImageFile(
+/**
+ * Copy part of a reconstruction (planar float [3, rh, rw] for the region at (rx0, ry0)) into the
+ * interleaved 8-bit output image: the rectangle [x0, x1) × [y0, y1) of image coordinates, which
+ * the caller clips to the image. Grey outputs get the mean of R, G, B; alpha bands are filled
+ * separately.
+ */
+export function copyReconstruction(
+  recon: Float32Array,
+  rx0: number,
+  ry0: number,
+  rw: number,
+  rh: number,
+  rect: { x0: number; y0: number; x1: number; y1: number },
+  out: Uint8Array,
+  width: number,
+  channels: 1 | 2 | 3 | 4,
+): void {
+  const plane = rw * rh;
+  const grey = channels <= 2;
+  for (let y = rect.y0; y < rect.y1; y++) {
+    for (let x = rect.x0; x < rect.x1; x++) {
+      const s = (y - ry0) * rw + (x - rx0);
+      const d = (y * width + x) * channels;
+      if (grey) out[d] = to8((recon[s] + recon[plane + s] + recon[2 * plane + s]) / 3);
+      else {
+        out[d] = to8(recon[s]);
+        out[d + 1] = to8(recon[plane + s]);
+        out[d + 2] = to8(recon[2 * plane + s]);
+      }
+    }
+  }
+}
+
+/** Write an alpha plane into the last band of interleaved pixels. */
+export function interleaveAlpha(out: Uint8Array, alpha: Uint8Array, channels: 2 | 4): void {
+  for (let i = 0, d = channels - 1; i < alpha.length; i++, d += channels) out[d] = alpha[i];
+}
+
+/** The output format for a path, from its extension (or `format` when given). */
+export function outputFormat(path: string, format?: string): OutputFormat {
+  const f = (format ?? extname(path).slice(1)).toLowerCase();
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) {
+    const what = format !== undefined ? `format "${format}"` : extname(path) ? `extension "${extname(path)}"` : 'no extension';
+    throw new ImageError(`${path}: cannot tell the output image format (${what}); use one of ${OUTPUT_FORMATS.join(', ')}`);
+  }
+  return f as OutputFormat;
+}
+
+export interface EncodeImageOptions {
+  /** JPEG quality (default 95). WebP and AVIF are written lossless. */
+  quality?: number;
+}
+
+/** Encode interleaved 8-bit pixels (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA) in an image format. */
+export async function encodeImageBuffer(
   pixels: Uint8Array,
   width: number,
   height: number,
-  channels: 3 | 4,
-  outPath: string,
-  opts: { grey?: boolean; quality?: number } = {},
+  channels: 1 | 2 | 3 | 4,
+  format: OutputFormat,
+  opts: EncodeImageOptions = {},
 ): Promise<Buffer> {
-  const ext = extname(outPath).slice(1).toLowerCase();
-  let img = sharp(pixels, { raw: { width, height, channels } });
-  if (opts.grey) img = img.toColourspace('b-w');
-  switch (ext) {
+  const hasAlpha = channels === 2 || channels === 4;
+  if (hasAlpha && (format === 'jpg' || format === 'jpeg')) {
+    throw new ImageError('JPEG cannot store the alpha channel of this image; write .png, .webp, .avif or .tiff instead');
+  }
+  let px = pixels;
+  let ch = channels;
+  // PNG and JPEG keep greyscale as such; TIFF would drop the alpha of grey + alpha, so expand it.
+  if (channels === 2 && format !== 'png') {
+    px = new Uint8Array(width * height * 4);
+    for (let i = 0; i < width * height; i++) {
+      px[4 * i] = px[4 * i + 1] = px[4 * i + 2] = pixels[2 * i];
+      px[4 * i + 3] = pixels[2 * i + 1];
+    }
+    ch = 4;
+  }
+  let img = sharp(px, { raw: { width, height, channels: ch }, limitInputPixels: false });
+  if (ch <= 2) img = img.toColourspace('b-w');
+  switch (format) {
     case 'png':
-      return img.png().toBuffer();
+      return img.png({ compressionLevel: 6 }).toBuffer();
     case 'jpg':
     case 'jpeg':
       return img.jpeg({ quality: opts.quality ?? 95, mozjpeg: true }).toBuffer();
@@ -123,8 +233,10 @@ export async function encodeImageFile(
       return img.avif({ lossless: true }).toBuffer();
     case 'tif':
     case 'tiff':
-      return img.tiff().toBuffer();
-    default:
-      throw new ImageError(`${outPath}: unsupported output format ".${ext}" (use one of ${OUTPUT_FORMATS.join(', ')})`);
+      return img.tiff({ compression: 'deflate' }).toBuffer();
   }
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0].trim();
 }

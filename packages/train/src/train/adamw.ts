@@ -82,15 +82,14 @@ export class AdamW implements GradientApplier {
 
   setState(tensors: OptimizerTensor[]): void {
     for (const t of tensors) {
-      if (t.name === 'step') {
+      const [slot, name] = stateSlot(t.name);
+      if (slot === 'step') {
         this.t = t.data[0];
         continue;
       }
-      const [kind, ...rest] = t.name.split(':');
-      const map = kind === 'm' ? this.m : kind === 'v' ? this.v : null;
-      if (!map) throw new Error(`AdamW: unknown state tensor ${t.name}`);
-      map.get(rest.join(':'))?.dispose();
-      map.set(rest.join(':'), tf.variable(tf.tensor(t.data, t.shape), false));
+      const map = slot === 'm' ? this.m : this.v;
+      map.get(name)?.dispose();
+      map.set(name, tf.variable(tf.tensor(t.data, t.shape), false));
     }
   }
 
@@ -99,4 +98,17 @@ export class AdamW implements GradientApplier {
     this.m.clear();
     this.v.clear();
   }
+}
+
+/**
+ * Which state a saved tensor holds. Ours are `step`, `m:<var>`, `v:<var>`; checkpoints written
+ * with tf.train.adam (before this optimizer existed) use `iter`, `<var>/m`, `<var>/v`.
+ */
+function stateSlot(saved: string): ['step' | 'm' | 'v', string] {
+  if (saved === 'step' || saved === 'iter') return ['step', ''];
+  const ours = /^([mv]):(.+)$/.exec(saved);
+  if (ours) return [ours[1] as 'm' | 'v', ours[2]];
+  const tfjs = /^(.+)\/([mv])$/.exec(saved);
+  if (tfjs) return [tfjs[2] as 'm' | 'v', tfjs[1]];
+  throw new Error(`AdamW: unknown state tensor ${saved}`);
 }

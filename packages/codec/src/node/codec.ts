@@ -1,0 +1,410 @@
+/**
+ * DqCodec: images ⇄ .dqc bytes through a model directory and onnxruntime-node.
+ *
+ *   encode:  image → (tiles) encoder.onnx → quantizer.onnx → index maps → entropy coding (core)
+ *   decode:  .dqc → entropy decoding (core) → index maps → (tiles) decoder.onnx → image
+ *
+ * Sessions are created on first use and reused; decoding never loads the encoder or quantizer.
+ * Graph runs are serialised per codec, so concurrent calls share the memory bound of one tile.
+ */
+import {
+  decodeIndices,
+  DqcError,
+  encodeIndices,
+  readHeader,
+  type ContainerLimits,
+  type DqcHeader,
+  type EntropyMethod,
+  type LevelIndices,
+  type Manifest,
+} from '../core/index.js';
+import { checkNotSameFile, FileError, readInputFile, writeFileAtomic } from './files.js';
+import { copyReconstruction, encodeImageBuffer, interleaveAlpha, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
+import { GRAPH_KEYS, loadModelBundle, ModelError, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
+import { createSession, cudaAvailable, CUDA_INSTALL_HINT, ExecutionProviderError, ort, type ExecutionProvider } from './runtime.js';
+import { modelMargins, planTiles, type TileMargins } from './tiling.js';
+
+/** Default core tile size in pixels (see DqCodecOptions.tileSize). */
+export const DEFAULT_TILE_SIZE = 1024;
+
+export interface DqCodecOptions {
+  /** Execution provider (default 'cpu'). */
+  ep?: ExecutionProvider;
+  /** Intra-op threads per graph (default: onnxruntime's choice, one per physical core). */
+  threads?: number;
+  /**
+   * Core tile size in pixels, rounded up to a multiple of the model's total stride (default 1024).
+   * Each graph run sees at most (tileSize + 2·margin)² pixels, which bounds memory whatever the
+   * image size; 0 disables tiling (whole image in one run).
+   */
+  tileSize?: number;
+  /** Keep onnxruntime's memory arena between runs (faster, but holds the peak; default false). */
+  memArena?: boolean;
+  /** Size limits for images and .dqc files (defaults: the format's, 2^28 pixels). */
+  limits?: ContainerLimits;
+}
+
+export interface EncodeOptions {
+  /** Composite alpha onto a background (CSS colour; `true` = white) instead of storing it losslessly. */
+  flatten?: boolean | string;
+  /** Entropy coding method (default 'context'). */
+  method?: EntropyMethod;
+}
+
+export interface ImageTokens {
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+  paddedWidth: number;
+  paddedHeight: number;
+  /** Index maps, TOP level first (file order), each [M, h, w] row-major. */
+  levels: LevelIndices[];
+  /** The alpha plane when the image keeps one. */
+  alpha: Uint8Array | null;
+  notes: string[];
+}
+
+export interface EncodeResult {
+  /** The .dqc file. */
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+  /** Bits per pixel of the whole file. */
+  bpp: number;
+  notes: string[];
+  /** Milliseconds spent reading the image, in the graphs, and entropy coding. */
+  timings: { read: number; infer: number; entropy: number };
+}
+
+export interface DecodeOptions {
+  /** Decode only the top N levels (a progressive preview); the rest are zero-filled and masked. Default: all. */
+  levels?: number;
+}
+
+export interface DecodedImage {
+  width: number;
+  height: number;
+  /** 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA: the channels of the encoded image. */
+  channels: 1 | 2 | 3 | 4;
+  /** Interleaved 8-bit pixels, width × height × channels. */
+  pixels: Uint8Array;
+  /** Levels used (top first) out of `totalLevels`. */
+  levels: number;
+  totalLevels: number;
+  header: DqcHeader;
+  timings: { entropy: number; infer: number };
+}
+
+export interface EncodeFileResult extends Omit<EncodeResult, 'bytes'> {
+  output: string;
+  size: number;
+}
+
+export interface DecodeFileResult extends Omit<DecodedImage, 'pixels'> {
+  output: string;
+  size: number;
+  format: OutputFormat;
+}
+
+export interface FileOptions {
+  /** Replace an existing output file (atomically). Default true. */
+  overwrite?: boolean;
+}
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+export class DqCodec {
+  readonly manifest: Manifest;
+  readonly modelDir: string;
+  /** Receptive-field margins used around tiles (image pixels, multiples of the total stride). */
+  readonly margins: TileMargins;
+  /** Core tile size in pixels (0 = untiled). */
+  readonly tileSize: number;
+  private readonly sessions = new Map<GraphKey, Promise<ort.InferenceSession>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly bundle: ModelBundle,
+    private readonly opts: DqCodecOptions,
+  ) {
+    this.manifest = bundle.manifest;
+    this.modelDir = bundle.dir;
+    this.margins = modelMargins(bundle.manifest);
+    const S = bundle.manifest.totalStride;
+    const t = opts.tileSize ?? DEFAULT_TILE_SIZE;
+    if (!Number.isInteger(t) || t < 0) throw new RangeError(`tileSize must be a non-negative integer (got ${t})`);
+    this.tileSize = t === 0 ? 0 : roundUp(t, S);
+  }
+
+  /** Read and verify a model directory. Sessions are created lazily, on first use of each graph. */
+  static async load(modelDir: string, opts: DqCodecOptions = {}): Promise<DqCodec> {
+    const ep = opts.ep ?? 'cpu';
+    if (ep !== 'cpu' && ep !== 'cuda') throw new ExecutionProviderError(`unknown execution provider "${ep as string}" (use cpu or cuda)`);
+    if (ep === 'cuda' && !cudaAvailable()) throw new ExecutionProviderError(CUDA_INSTALL_HINT);
+    return new DqCodec(await loadModelBundle(modelDir), { ...opts, ep });
+  }
+
+  /** Graphs whose sessions have been created (or are being created). */
+  get loadedGraphs(): GraphKey[] {
+    return GRAPH_KEYS.filter((k) => this.sessions.has(k));
+  }
+
+  private session(key: GraphKey): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = this.createChecked(key);
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  private async createChecked(key: GraphKey): Promise<ort.InferenceSession> {
+    const bytes = await readVerifiedGraph(this.bundle, key);
+    let session: ort.InferenceSession;
+    try {
+      session = await createSession(bytes, key, { ep: this.opts.ep ?? 'cpu', threads: this.opts.threads, memArena: this.opts.memArena });
+    } catch (err) {
+      if (err instanceof ExecutionProviderError) throw err;
+      throw new ModelError(`model ${this.modelDir}: cannot load ${this.manifest.graphs[key]}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const io = this.bundle.io;
+    const want: Record<GraphKey, [string[], string[]]> = {
+      encoder: [[io.image], io.e],
+      quantizer: [io.e, io.indices],
+      decoder: [[...io.indices, io.levelMask], [io.reconstruction]],
+    };
+    const [ins, outs] = want[key];
+    const missing = [...ins.filter((n) => !session.inputNames.includes(n)), ...outs.filter((n) => !session.outputNames.includes(n))];
+    if (missing.length > 0) {
+      await session.release().catch(() => undefined);
+      throw new ModelError(`model ${this.modelDir}: ${this.manifest.graphs[key]} lacks the tensors ${missing.join(', ')} named in the manifest`);
+    }
+    return session;
+  }
+
+  /** Run one graph; runs are serialised so only one tile's activations exist at a time. */
+  private run(key: GraphKey, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const next = this.queue.then(async () => (await this.session(key)).run(feeds));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Release the onnxruntime sessions (the codec can still be used; sessions are recreated on demand). */
+  async close(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await this.queue;
+    for (const s of all) await (await s.catch(() => null))?.release();
+  }
+
+  private async read(input: string | Uint8Array, opts: EncodeOptions): Promise<SourceImage> {
+    const data = typeof input === 'string' ? await readInputFile(input) : input;
+    return readImage(data, { maxPixels: this.opts.limits?.maxPixels, flatten: opts.flatten, name: typeof input === 'string' ? input : 'input' });
+  }
+
+  /** Image → index maps (top level first): the model's discrete tokens for the image. */
+  async tokens(input: string | Uint8Array, opts: EncodeOptions = {}): Promise<ImageTokens> {
+    const img = await this.read(input, opts);
+    return this.tokensOf(img);
+  }
+
+  private async tokensOf(img: SourceImage): Promise<ImageTokens> {
+    const m = this.manifest;
+    const S = m.totalStride;
+    const L = m.levels.length;
+    const io = this.bundle.io;
+    const paddedWidth = roundUp(img.width, S);
+    const paddedHeight = roundUp(img.height, S);
+    const maps = m.levels.map((lv) => {
+      const h = paddedHeight / lv.stride;
+      const w = paddedWidth / lv.stride;
+      return { M: lv.M, K: lv.K, h, w, indices: new Uint16Array(lv.M * h * w) };
+    });
+    const tile = this.tileSize === 0 ? Math.max(paddedWidth, paddedHeight) : this.tileSize;
+    for (const { core, region } of planTiles(paddedWidth, paddedHeight, tile, this.margins.encoder, S)) {
+      const rw = region.x1 - region.x0;
+      const rh = region.y1 - region.y0;
+      const image = new ort.Tensor('float32', regionTensor(img, region.x0, region.y0, rw, rh), [1, 3, rh, rw]);
+      const e = await this.run('encoder', { [io.image]: image });
+      const q = await this.run(
+        'quantizer',
+        Object.fromEntries(io.e.map((n) => [n, e[n] as ort.Tensor])),
+      );
+      for (let l = 0; l < L; l++) {
+        const { stride: s } = m.levels[l];
+        const map = maps[l];
+        const t = q[io.indices[l]] as ort.Tensor;
+        const th = rh / s;
+        const tw = rw / s;
+        const dims = t.dims;
+        if (t.type !== 'int32' || dims.length !== 4 || dims[0] !== 1 || dims[1] !== map.M || dims[2] !== th || dims[3] !== tw) {
+          throw new ModelError(`model ${this.modelDir}: quantizer output ${io.indices[l]} is ${t.type} [${dims.join(', ')}], expected int32 [1, ${map.M}, ${th}, ${tw}]`);
+        }
+        const data = t.data as Int32Array;
+        const cy0 = core.y0 / s, cy1 = core.y1 / s, cx0 = core.x0 / s, cx1 = core.x1 / s;
+        const oy = region.y0 / s, ox = region.x0 / s;
+        for (let c = 0; c < map.M; c++) {
+          for (let y = cy0; y < cy1; y++) {
+            const src = (c * th + (y - oy)) * tw - ox;
+            const dst = (c * map.h + y) * map.w;
+            for (let x = cx0; x < cx1; x++) {
+              const v = data[src + x];
+              if (!(v >= 0 && v < map.K)) throw new ModelError(`model ${this.modelDir}: quantizer produced index ${v} outside [0, ${map.K}) at level ${l}`);
+              map.indices[dst + x] = v;
+            }
+          }
+        }
+      }
+    }
+    return {
+      width: img.width,
+      height: img.height,
+      channels: img.channels,
+      paddedWidth,
+      paddedHeight,
+      levels: maps.reverse(),
+      alpha: img.alpha,
+      notes: img.notes,
+    };
+  }
+
+  /** Image (path or encoded bytes: PNG, JPEG, WebP, AVIF, TIFF, …) → .dqc bytes, with details. */
+  async encodeImage(input: string | Uint8Array, opts: EncodeOptions = {}): Promise<EncodeResult> {
+    const t0 = performance.now();
+    const img = await this.read(input, opts);
+    const t1 = performance.now();
+    const tok = await this.tokensOf(img);
+    const t2 = performance.now();
+    const bytes = encodeIndices(
+      tok.levels,
+      { fingerprint: this.manifest.fingerprint, width: tok.width, height: tok.height, channels: tok.channels, paddedWidth: tok.paddedWidth, paddedHeight: tok.paddedHeight },
+      this.manifest.entropy,
+      { method: opts.method, limits: this.opts.limits, alpha: tok.alpha ?? undefined },
+    );
+    const t3 = performance.now();
+    return {
+      bytes,
+      width: tok.width,
+      height: tok.height,
+      channels: tok.channels,
+      bpp: (bytes.length * 8) / (tok.width * tok.height),
+      notes: tok.notes,
+      timings: { read: t1 - t0, infer: t2 - t1, entropy: t3 - t2 },
+    };
+  }
+
+  /** Image (path or encoded bytes) → .dqc bytes. */
+  async encode(input: string | Uint8Array, opts: EncodeOptions = {}): Promise<Uint8Array> {
+    return (await this.encodeImage(input, opts)).bytes;
+  }
+
+  /** Check a header's shapes against this model (after its fingerprint matched). */
+  private checkHeader(header: DqcHeader): void {
+    const m = this.manifest;
+    if (header.fingerprint !== m.fingerprint) {
+      throw new DqcError(
+        'MODEL_MISMATCH',
+        `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${m.name} is ${m.fingerprint.slice(0, 16)}…)`,
+      );
+    }
+    const L = m.levels.length;
+    if (header.levels.length !== L) throw new DqcError('BAD_HEADER', `file has ${header.levels.length} levels but model ${m.name} has ${L}`);
+    if (header.paddedWidth % m.totalStride !== 0 || header.paddedHeight % m.totalStride !== 0) {
+      throw new DqcError('BAD_HEADER', `padded size ${header.paddedWidth}×${header.paddedHeight} is not a multiple of the model's stride ${m.totalStride}`);
+    }
+    header.levels.forEach((lv, i) => {
+      const ml = m.levels[L - 1 - i];
+      if (lv.M !== ml.M || lv.K !== ml.K || lv.w * ml.stride !== header.paddedWidth) {
+        throw new DqcError('BAD_HEADER', `level ${i} of the file (M=${lv.M}, K=${lv.K}, ${lv.w}×${lv.h}) does not fit model ${m.name} (M=${ml.M}, K=${ml.K}, stride ${ml.stride})`);
+      }
+    });
+  }
+
+  /** .dqc bytes → image. */
+  async decode(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
+    const m = this.manifest;
+    const L = m.levels.length;
+    const n = opts.levels ?? L;
+    if (!Number.isInteger(n) || n < 1 || n > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${n})`);
+    const t0 = performance.now();
+    const header = readHeader(bytes, this.opts.limits);
+    this.checkHeader(header);
+    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.opts.limits });
+    const t1 = performance.now();
+    const { width, height, paddedWidth, paddedHeight } = header;
+    const channels = header.channels as 1 | 2 | 3 | 4;
+    // Model levels bottom first: level l is file level L−1−l.
+    const maps = m.levels.map((lv, l) => {
+      const fileLevel = L - 1 - l;
+      return fileLevel < n ? decoded.levels[fileLevel].indices : new Uint16Array(lv.M * (paddedWidth / lv.stride) * (paddedHeight / lv.stride));
+    });
+    const mask = new ort.Tensor('float32', Float32Array.from(m.levels, (_, l) => (L - 1 - l < n ? 1 : 0)), [L]);
+    const io = this.bundle.io;
+    const pixels = new Uint8Array(width * height * channels);
+    const tile = this.tileSize === 0 ? Math.max(paddedWidth, paddedHeight) : this.tileSize;
+    for (const { core, region } of planTiles(paddedWidth, paddedHeight, tile, this.margins.decoder, m.totalStride)) {
+      if (core.x0 >= width || core.y0 >= height) continue; // padding only
+      const rw = region.x1 - region.x0;
+      const rh = region.y1 - region.y0;
+      const feeds: Record<string, ort.Tensor> = { [io.levelMask]: mask };
+      m.levels.forEach((lv, l) => {
+        const s = lv.stride;
+        const W = paddedWidth / s, H = paddedHeight / s;
+        const tw = rw / s, th = rh / s, ox = region.x0 / s, oy = region.y0 / s;
+        const data = new Int32Array(lv.M * th * tw);
+        const src = maps[l];
+        for (let c = 0; c < lv.M; c++) {
+          for (let y = 0; y < th; y++) {
+            const from = (c * H + oy + y) * W + ox;
+            const to = (c * th + y) * tw;
+            for (let x = 0; x < tw; x++) data[to + x] = src[from + x];
+          }
+        }
+        feeds[io.indices[l]] = new ort.Tensor('int32', data, [1, lv.M, th, tw]);
+      });
+      const out = (await this.run('decoder', feeds))[io.reconstruction] as ort.Tensor;
+      const d = out.dims;
+      if (out.type !== 'float32' || d.length !== 4 || d[0] !== 1 || d[1] !== 3 || d[2] !== rh || d[3] !== rw) {
+        throw new ModelError(`model ${this.modelDir}: decoder output is ${out.type} [${d.join(', ')}], expected float32 [1, 3, ${rh}, ${rw}]`);
+      }
+      const rect = { x0: core.x0, y0: core.y0, x1: Math.min(core.x1, width), y1: Math.min(core.y1, height) };
+      copyReconstruction(out.data as Float32Array, region.x0, region.y0, rw, rh, rect, pixels, width, channels);
+    }
+    if (decoded.alpha) interleaveAlpha(pixels, decoded.alpha, channels as 2 | 4);
+    const t2 = performance.now();
+    return { width, height, channels, pixels, levels: n, totalLevels: L, header, timings: { entropy: t1 - t0, infer: t2 - t1 } };
+  }
+
+  /** Encode an image file into a .dqc file, written atomically. */
+  async encodeFile(input: string, output: string, opts: EncodeOptions & FileOptions = {}): Promise<EncodeFileResult> {
+    await checkNotSameFile(input, output);
+    const { bytes, ...rest } = await this.encodeImage(input, opts);
+    await writeFileAtomic(output, bytes, { overwrite: opts.overwrite });
+    return { ...rest, output, size: bytes.length };
+  }
+
+  /**
+   * Decode a .dqc file into an image file, written atomically. The format comes from `format` or
+   * the output's extension (png, jpg, webp, avif, tiff; WebP and AVIF are written lossless).
+   */
+  async decodeFile(input: string, output: string, opts: DecodeOptions & FileOptions & { format?: string; quality?: number } = {}): Promise<DecodeFileResult> {
+    const format = outputFormat(output, opts.format);
+    await checkNotSameFile(input, output);
+    const bytes = await readInputFile(input);
+    const header = readHeader(bytes, this.opts.limits);
+    if ((header.channels === 2 || header.channels === 4) && (format === 'jpg' || format === 'jpeg')) {
+      throw new FileError(`${output}: JPEG cannot store the alpha channel of ${input}; write .png, .webp, .avif or .tiff instead`);
+    }
+    const img = await this.decode(bytes, opts);
+    const encoded = await encodeImageBuffer(img.pixels, img.width, img.height, img.channels, format, { quality: opts.quality });
+    await writeFileAtomic(output, encoded, { overwrite: opts.overwrite });
+    const { pixels: _pixels, ...rest } = img;
+    return { ...rest, output, size: encoded.length, format };
+  }
+}
+
+export { FileError };

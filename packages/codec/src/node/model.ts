@@ -1,0 +1,121 @@
+/**
+ * A model directory on disk: manifest.json plus encoder/quantizer/decoder graphs. Loading it
+ * validates the manifest (core parseManifest) and checks the graphs against the manifest's
+ * fingerprint (SHA-256 over encoder, quantizer, decoder bytes, in that order), so a modified or
+ * damaged graph is refused before it can produce indices that another copy of the model would
+ * decode differently. Each graph is hashed again when its session is created from the very bytes
+ * that were hashed, so nothing can change between the check and the use.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { DqcError, parseManifest, type Manifest } from '../core/index.js';
+
+export type GraphKey = 'encoder' | 'quantizer' | 'decoder';
+export const GRAPH_KEYS: readonly GraphKey[] = ['encoder', 'quantizer', 'decoder'];
+
+/** The model directory is missing, incomplete, or does not match its manifest. */
+export class ModelError extends Error {
+  override name = 'ModelError';
+}
+
+export interface IoNames {
+  image: string;
+  e: string[];
+  indices: string[];
+  levelMask: string;
+  reconstruction: string;
+}
+
+export interface ModelBundle {
+  dir: string;
+  manifest: Manifest;
+  /** Absolute paths of the graphs. */
+  graphPaths: Record<GraphKey, string>;
+  /** Lowercase hex SHA-256 of each graph file, as verified at load. */
+  graphHashes: Record<GraphKey, string>;
+  io: IoNames;
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** Graph tensor names: the manifest's `io` when present (exporter output), else the exporter's defaults. */
+function ioNames(manifest: Manifest): IoNames {
+  const L = manifest.levels.length;
+  const io = manifest.io as { encoder?: { inputs?: unknown; outputs?: unknown }; quantizer?: { outputs?: unknown }; decoder?: { inputs?: unknown; outputs?: unknown } } | undefined;
+  const strings = (v: unknown, n: number): string[] | null => (Array.isArray(v) && v.length === n && v.every((s) => typeof s === 'string') ? (v as string[]) : null);
+  const encIn = strings(io?.encoder?.inputs, 1);
+  const encOut = strings(io?.encoder?.outputs, L);
+  const quaOut = strings(io?.quantizer?.outputs, L);
+  const decIn = strings(io?.decoder?.inputs, L + 1);
+  const decOut = strings(io?.decoder?.outputs, 1);
+  return {
+    image: encIn?.[0] ?? 'image',
+    e: encOut ?? Array.from({ length: L }, (_, l) => `e${l}`),
+    indices: quaOut ?? Array.from({ length: L }, (_, l) => `indices${l}`),
+    levelMask: decIn?.[L] ?? 'levelMask',
+    reconstruction: decOut?.[0] ?? 'reconstruction',
+  };
+}
+
+/** Read and verify a model directory (manifest + graph fingerprints); creates no sessions. */
+export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
+  const dir = resolve(modelDir);
+  const st = await stat(dir).catch(() => null);
+  if (!st) throw new ModelError(`model directory ${modelDir} does not exist`);
+  if (!st.isDirectory()) throw new ModelError(`model ${modelDir} is not a directory (a model is a directory with manifest.json and three .onnx graphs)`);
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'manifest.json'), 'utf8');
+  } catch {
+    throw new ModelError(`${modelDir} has no readable manifest.json (not a model directory; export one with \`dqcodec export\`)`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new DqcError('BAD_MANIFEST', `manifest.json in ${modelDir} is not valid JSON (${(e as Error).message})`);
+  }
+  const manifest = parseManifest(json);
+  if (manifest.indexType !== undefined && manifest.indexType !== 'int32') {
+    throw new DqcError('BAD_MANIFEST', `manifest.json: field indexType must be "int32" (got ${JSON.stringify(manifest.indexType)})`);
+  }
+  const graphPaths = {} as Record<GraphKey, string>;
+  const graphHashes = {} as Record<GraphKey, string>;
+  const all = createHash('sha256');
+  for (const k of GRAPH_KEYS) {
+    const path = join(dir, manifest.graphs[k]);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch {
+      throw new ModelError(`model ${modelDir} is incomplete: cannot read ${manifest.graphs[k]}`);
+    }
+    graphPaths[k] = path;
+    graphHashes[k] = sha256(bytes);
+    all.update(bytes);
+  }
+  const actual = all.digest('hex');
+  if (actual !== manifest.fingerprint) {
+    throw new ModelError(
+      `model ${modelDir}: the graph files do not match the manifest fingerprint (sha256 ${actual.slice(0, 16)}…, manifest says ${manifest.fingerprint.slice(0, 16)}…); the directory was modified or damaged — re-export the model`,
+    );
+  }
+  return { dir, manifest, graphPaths, graphHashes, io: ioNames(manifest) };
+}
+
+/** The bytes of one graph, re-checked against the hash verified at load. */
+export async function readVerifiedGraph(bundle: ModelBundle, key: GraphKey): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(bundle.graphPaths[key]);
+  } catch {
+    throw new ModelError(`model ${bundle.dir}: cannot read ${bundle.manifest.graphs[key]}`);
+  }
+  if (sha256(bytes) !== bundle.graphHashes[key]) {
+    throw new ModelError(`model ${bundle.dir}: ${bundle.manifest.graphs[key]} changed after the model was loaded (fingerprint mismatch); reload the model`);
+  }
+  return bytes;
+}
