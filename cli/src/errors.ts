@@ -7,7 +7,7 @@ export class UserError extends Error {
 }
 
 /** Error classes from the packages whose messages are meant for users. */
-const USER_ERROR_NAMES = new Set(['UserError', 'ConfigError', 'DatasetError', 'CheckpointError', 'DqcError', 'ExportError', 'BackendError']);
+const USER_ERROR_NAMES = new Set(['UserError', 'ConfigError', 'DatasetError', 'CheckpointError', 'DqcError', 'ExportError', 'BackendError', 'ImageError', 'ModelError', 'FileError', 'ExecutionProviderError']);
 
 export function isUserError(err: unknown): err is Error {
   return err instanceof Error && (USER_ERROR_NAMES.has(err.name) || USER_ERROR_NAMES.has(err.constructor.name));

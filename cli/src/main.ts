@@ -6,6 +6,11 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from './errors.js';
 import { registerTrain } from './commands/train.js';
 import { registerExport } from './commands/export.js';
+import { registerEncode } from './commands/encode.js';
+import { registerDecode } from './commands/decode.js';
+import { registerInfo } from './commands/info.js';
+import { registerFitEntropy } from './commands/fitEntropy.js';
+import { registerDemo } from './commands/demo.js';
 
 const program = new Command()
   .name('dqcodec')
@@ -16,6 +21,11 @@ const program = new Command()
 
 registerTrain(program);
 registerExport(program);
+registerEncode(program);
+registerDecode(program);
+registerInfo(program);
+registerFitEntropy(program);
+registerDemo(program);
 
 async function main(): Promise<void> {
   try {

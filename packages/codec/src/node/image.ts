@@ -70,7 +70,7 @@ export async function readImage(input: string | Uint8Array, opts: ReadImageOptio
   if (meta.depth && DEPTH_BITS[meta.depth]) notes.push(`${DEPTH_BITS[meta.depth]} samples reduced to 8 bits`);
   if (meta.space === 'cmyk') notes.push('CMYK converted to sRGB');
   else if (meta.space && !['srgb', 'b-w', 'rgb', 'rgb16', 'grey16'].includes(meta.space)) notes.push(`colour space ${meta.space} converted to sRGB`);
-  if (meta.icc) notes.push('embedded ICC profile applied (pixels converted to sRGB; the profile is not kept)');
+  if (meta.icc && !iccIsSrgb(meta.icc)) notes.push('embedded ICC profile applied (pixels converted to sRGB; the profile is not kept)');
   if (meta.orientation && meta.orientation > 1) notes.push(`EXIF orientation ${meta.orientation} applied`);
   const flatten = hasAlpha && opts.flatten !== undefined && opts.flatten !== false;
   if (flatten) notes.push(`alpha flattened onto ${opts.flatten === true ? 'white' : opts.flatten}`);
@@ -92,8 +92,12 @@ export async function readImage(input: string | Uint8Array, opts: ReadImageOptio
   if (data.length !== n * bands || bands < 3) throw new ImageError(`${name}: unexpected decoded layout (${bands} channels)`);
   const keepAlpha = bands === 4 && !flatten;
   const colourChannels: 1 | 3 = grey ? 1 : 3;
-  const colour = new Uint8Array(n * colourChannels);
   const alpha = keepAlpha ? new Uint8Array(n) : null;
+  if (bands === 3 && colourChannels === 3) {
+    // The common case needs no copy.
+    return { width, height, channels: 3, colour: new Uint8Array(data.buffer, data.byteOffset, data.length), colourChannels, alpha: null, notes };
+  }
+  const colour = new Uint8Array(n * colourChannels);
   for (let i = 0, s = 0; i < n; i++, s += bands) {
     if (colourChannels === 1) colour[i] = data[s];
     else {
@@ -235,6 +239,12 @@ export async function encodeImageBuffer(
     case 'tiff':
       return img.tiff({ compression: 'deflate' }).toBuffer();
   }
+}
+
+/** Whether an ICC profile describes sRGB (its description says so, in ASCII or UTF-16). */
+function iccIsSrgb(icc: Buffer): boolean {
+  const text = icc.toString('latin1');
+  return text.includes('sRGB') || text.includes('s\0R\0G\0B');
 }
 
 function firstLine(err: unknown): string {

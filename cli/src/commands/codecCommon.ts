@@ -1,0 +1,238 @@
+/**
+ * What encode, decode and fit-entropy share: the model/EP options, opening the codec with clear
+ * errors, expanding inputs (files, directories, quoted globs) and the batch loop (progress bar,
+ * keep going past bad files, report them at the end, non-zero exit).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, type ExecutionProvider } from '@dqcodec/codec';
+import { isUserError, UserError } from '../errors.js';
+import { intOption } from '../options.js';
+
+export interface CodecFlags {
+  model?: string;
+  ep: ExecutionProvider;
+  threads?: number;
+  tile: number;
+  quiet: boolean;
+}
+
+/** --model, --ep, --threads, --tile, --quiet. */
+export function addCodecOptions(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <dir>', 'model directory (default: $DQCODEC_MODEL, else the shipped models/default)')
+    .addOption(new Option('--ep <provider>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', intOption(1))
+    .option('--tile <px>', `tile size in pixels for large images (0 = no tiling; memory grows with the tile)`, intOption(0), DEFAULT_TILE_SIZE)
+    .option('-q, --quiet', 'print nothing but errors', false);
+}
+
+export async function openCodec(o: CodecFlags): Promise<DqCodec> {
+  let dir = o.model ?? process.env.DQCODEC_MODEL;
+  if (dir === undefined) {
+    dir = defaultModelDir();
+    if (!existsSync(join(dir, 'manifest.json'))) {
+      throw new UserError(
+        `no model given and the default model ${dir} is missing: pass --model <dir>, set DQCODEC_MODEL, ` +
+          'or train and export one (`dqcodec train --config default ... --out runs/default`, then `dqcodec export runs/default -o models/default`)',
+      );
+    }
+  }
+  return DqCodec.load(dir, { ep: o.ep, threads: o.threads, tileSize: o.tile });
+}
+
+export interface InputFile {
+  /** Path as given or found. */
+  path: string;
+  /** Path relative to the directory/glob base it came from (for the output tree); basename for plain files. */
+  rel: string;
+}
+
+export interface ExpandedInputs {
+  files: InputFile[];
+  /** Inputs that matched nothing. */
+  missing: string[];
+  /** True when a directory or glob was given (the output is then a directory). */
+  expanded: boolean;
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+function segmentRegex(seg: string): RegExp {
+  let re = '';
+  for (let i = 0; i < seg.length; i++) {
+    const ch = seg[i];
+    if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const end = seg.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        re += `[${seg.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Minimal glob (*, ?, [...], ** for any depth) for shells that pass patterns through (quoted, Windows). */
+async function glob(pattern: string): Promise<{ base: string; files: string[] }> {
+  const parts = pattern.split(/[\\/]/);
+  const firstGlob = parts.findIndex((p) => GLOB_CHARS.test(p));
+  const base = parts.slice(0, firstGlob).join(sep) || (pattern.startsWith('/') ? sep : '.');
+  const rest = parts.slice(firstGlob);
+  const out: string[] = [];
+  const walk = async (dir: string, i: number): Promise<void> => {
+    if (i === rest.length) return;
+    const seg = rest[i];
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    if (seg === '**') {
+      await walk(dir, i + 1);
+      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) await walk(join(dir, e.name), i);
+      return;
+    }
+    const re = segmentRegex(seg);
+    for (const e of entries) {
+      if (!re.test(e.name) || (e.name.startsWith('.') && !seg.startsWith('.'))) continue;
+      const p = join(dir, e.name);
+      if (i === rest.length - 1) {
+        if (e.isFile()) out.push(p);
+      } else if (e.isDirectory()) await walk(p, i + 1);
+    }
+  };
+  await walk(base, 0);
+  return { base, files: [...new Set(out)].sort() };
+}
+
+async function listDir(dir: string, exts: Set<string>): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && !e.name.startsWith('.') && exts.has(extname(e.name).slice(1).toLowerCase()))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+/** Files, directories (searched recursively for `exts`) and quoted globs → input files. */
+export async function expandInputs(args: string[], exts: readonly string[]): Promise<ExpandedInputs> {
+  const extSet = new Set(exts);
+  const files: InputFile[] = [];
+  const missing: string[] = [];
+  let expanded = false;
+  for (const arg of args) {
+    const st = await stat(arg).catch(() => null);
+    if (st?.isDirectory()) {
+      expanded = true;
+      for (const f of await listDir(arg, extSet)) files.push({ path: f, rel: relative(arg, f) });
+    } else if (st) {
+      files.push({ path: arg, rel: basename(arg) });
+    } else if (GLOB_CHARS.test(arg)) {
+      expanded = true;
+      const g = await glob(arg);
+      if (g.files.length === 0) missing.push(arg);
+      for (const f of g.files) files.push({ path: f, rel: relative(g.base, f) });
+    } else {
+      missing.push(arg);
+    }
+  }
+  return { files, missing, expanded };
+}
+
+/** Whether -o names a directory: several inputs, a directory/glob input, a trailing slash, or an existing directory. */
+export async function outputIsDirectory(out: string, inputs: ExpandedInputs, argCount: number): Promise<boolean> {
+  if (argCount > 1 || inputs.expanded || out.endsWith('/') || out.endsWith(sep)) return true;
+  return (await stat(out).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** Map inputs to outputs under `outDir`, with the extension replaced; name clashes are an error before any work. */
+export function mapOutputs(files: InputFile[], outDir: string, ext: string): { input: string; output: string }[] {
+  const seen = new Map<string, string>();
+  return files.map((f) => {
+    const rel = f.rel.slice(0, f.rel.length - extname(f.rel).length) + ext;
+    const output = join(outDir, rel);
+    const key = resolve(output);
+    const prev = seen.get(key);
+    if (prev !== undefined) throw new UserError(`${prev} and ${f.path} would both be written to ${output}; rename one of them or encode them separately`);
+    seen.set(key, f.path);
+    return { input: f.path, output };
+  });
+}
+
+/** The message of a per-file failure, prefixed with the file unless it already names it. */
+export function failureMessage(file: string, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const text = msg.includes(file) ? msg : `${file}: ${msg}`;
+  return isUserError(err) ? text : `${text} (internal error: ${err instanceof Error ? (err.stack?.split('\n')[1]?.trim() ?? '') : ''})`;
+}
+
+/** Make a user-facing error for a single-file run: prefixed with the file, still one line. */
+export function singleFileError(file: string, err: unknown): unknown {
+  if (!isUserError(err)) return err;
+  return new UserError(failureMessage(file, err));
+}
+
+export interface BatchJob {
+  input: string;
+  output: string;
+}
+
+/**
+ * Run jobs one by one with a progress bar (TTY, not quiet) or one line per file (not quiet);
+ * failures are collected and reported at the end, and set a non-zero exit code.
+ */
+export async function runBatch(
+  verb: string,
+  jobs: BatchJob[],
+  missing: string[],
+  quiet: boolean,
+  work: (job: BatchJob) => Promise<{ line: string; notes: string[] }>,
+): Promise<{ ok: number; failed: { file: string; message: string }[] }> {
+  const failed = missing.map((m) => ({ file: m, message: `${m}: no such file or no matching files` }));
+  const bar = process.stderr.isTTY && !quiet && jobs.length > 1 ? new cliProgress.SingleBar({ format: `${verb} [{bar}] {value}/{total} | {file}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(jobs.length, 0, { file: '' });
+  let ok = 0;
+  const made = new Set<string>();
+  const notes: string[] = [];
+  for (const job of jobs) {
+    bar?.update({ file: job.input });
+    try {
+      const dir = dirname(job.output);
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
+      const r = await work(job);
+      ok++;
+      if (bar) notes.push(...r.notes.map((n) => `note: ${job.input}: ${n}`));
+      else if (!quiet) {
+        process.stdout.write(`${r.line}\n`);
+        for (const n of r.notes) process.stderr.write(`note: ${job.input}: ${n}\n`);
+      }
+    } catch (err) {
+      failed.push({ file: job.input, message: failureMessage(job.input, err) });
+    }
+    bar?.increment();
+  }
+  bar?.stop();
+  for (const n of notes) process.stderr.write(`${n}\n`);
+  const total = jobs.length + missing.length;
+  if (failed.length > 0) {
+    process.stderr.write(`dqcodec: ${failed.length} of ${total} inputs failed (${ok} ${verb}d):\n`);
+    for (const f of failed) process.stderr.write(`  ${f.message}\n`);
+    process.exitCode = 1;
+  } else if (!quiet) {
+    process.stderr.write(`${verb}d ${ok} file${ok === 1 ? '' : 's'}\n`);
+  }
+  return { ok, failed };
+}
+
+export function channelsName(c: number): string {
+  return ['', 'grey', 'grey+alpha', 'RGB', 'RGBA'][c] ?? `${c} channels`;
+}
+
+export function kb(bytes: number): string {
+  return bytes < 10_000 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`;
+}

@@ -1,0 +1,65 @@
+import { stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Command, Option } from 'commander';
+import { INPUT_EXTENSIONS, type EncodeFileResult } from '@dqcodec/codec';
+import { UserError } from '../errors.js';
+import { addCodecOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
+
+interface EncodeFlags extends CodecFlags {
+  out: string;
+  flatten?: string | boolean;
+  method: 'context' | 'static';
+  overwrite: boolean;
+}
+
+function summary(input: string, r: EncodeFileResult): string {
+  return `${input} → ${r.output}: ${kb(r.size)}, ${r.bpp.toFixed(3)} bpp (${r.width}×${r.height} ${channelsName(r.channels)})`;
+}
+
+export function registerEncode(program: Command): void {
+  const cmd = program
+    .command('encode')
+    .description('Encode images (PNG, JPEG, WebP, AVIF, TIFF, …) into .dqc files.')
+    .argument('<input...>', 'image files, directories (searched recursively) or quoted globs')
+    .requiredOption('-o, --out <path>', 'output .dqc file; a directory when several inputs, a directory or a glob are given')
+    .option('--flatten [colour]', 'composite transparency onto a background (default white) instead of storing alpha losslessly')
+    .addOption(new Option('--method <name>', 'entropy coding method').choices(['context', 'static']).default('context'))
+    .option('--no-overwrite', 'refuse to replace existing outputs (by default they are replaced atomically)');
+  addCodecOptions(cmd).action(async (inputs: string[], o: EncodeFlags) => {
+    const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
+    const toDir = await outputIsDirectory(o.out, expanded, inputs.length);
+    if (!toDir) {
+      // One file in, one file out: errors are a single line and the exit code says it all.
+      if (expanded.missing.length > 0) throw new UserError(`${expanded.missing[0]}: no such file`);
+      const input = expanded.files[0].path;
+      if (extname(o.out).toLowerCase() !== '.dqc' && extname(o.out) !== '') {
+        throw new UserError(`output ${o.out} should end in .dqc (it will hold a .dqc file, not an image)`);
+      }
+      const codec = await openCodec(o);
+      try {
+        const r = await codec.encodeFile(input, o.out, { flatten: o.flatten, method: o.method, overwrite: o.overwrite });
+        if (!o.quiet) {
+          process.stdout.write(`${summary(input, r)}\n`);
+          for (const n of r.notes) process.stderr.write(`note: ${input}: ${n}\n`);
+        }
+      } catch (err) {
+        throw singleFileError(input, err);
+      } finally {
+        await codec.close();
+      }
+      return;
+    }
+    if ((await stat(o.out).catch(() => null))?.isFile()) throw new UserError(`output ${o.out} is a file, but several inputs need an output directory`);
+    if (expanded.files.length === 0) throw new UserError(`no input images found in ${inputs.join(', ')}`);
+    const jobs = mapOutputs(expanded.files, o.out, '.dqc');
+    const codec = await openCodec(o);
+    try {
+      await runBatch('encode', jobs, expanded.missing, o.quiet, async (job) => {
+        const r = await codec.encodeFile(job.input, job.output, { flatten: o.flatten, method: o.method, overwrite: o.overwrite });
+        return { line: summary(job.input, r), notes: r.notes };
+      });
+    } finally {
+      await codec.close();
+    }
+  });
+}
