@@ -31,6 +31,7 @@ model.setWeights(ck.weights);
 const s = totalStride(cfg);
 const hist = cfg.levels.map((lv) => new Float64Array(lv.M * lv.K));
 let sqSum = 0;
+let sqPreview = 0;
 let pixSum = 0;
 console.log(`checkpoint step ${ck.step}, config ${cfg.name}, images from ${values.data}`);
 for (const f of readdirSync(values.data!).sort()) {
@@ -42,14 +43,17 @@ for (const f of readdirSync(values.data!).sort()) {
   for (let y = 0; y < h; y++) for (let x = 0; x < w * 3; x++) px[y * w * 3 + x] = im.data[y * im.width * 3 + x] / 255;
   const x = tf.tensor4d(px, [1, h, w, 3]);
   const r = model.evaluate(x);
+  // The progressive preview: decoded from the top level alone.
+  const preview = cfg.levels.length > 1 ? model.evaluate(x, { keepLevels: 1 }) : r;
   x.dispose();
+  sqPreview += preview.mse * w * h;
   r.histograms.forEach((hg, l) => hg.forEach((v, i) => (hist[l][i] += v)));
   sqSum += r.mse * w * h;
   pixSum += w * h;
-  console.log(`${f}: ${w}×${h} PSNR ${r.psnr.toFixed(2)} dB`);
+  console.log(`${f}: ${w}×${h} PSNR ${r.psnr.toFixed(2)} dB, top level only ${preview.psnr.toFixed(2)} dB`);
 }
 const mse = sqSum / pixSum;
-console.log(`mean MSE ${mse.toExponential(3)} → PSNR ${(10 * Math.log10(1 / mse)).toFixed(2)} dB over ${(pixSum / 1e6).toFixed(2)} MP`);
+console.log(`mean MSE ${mse.toExponential(3)} → PSNR ${(10 * Math.log10(1 / mse)).toFixed(2)} dB over ${(pixSum / 1e6).toFixed(2)} MP; top level only ${(10 * Math.log10(pixSum / sqPreview)).toFixed(2)} dB`);
 cfg.levels.forEach((lv, l) => {
   const p = perplexities(hist[l], lv.M, lv.K);
   const min = Math.min(...p);
