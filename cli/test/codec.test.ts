@@ -177,6 +177,19 @@ describe('dqcodec encode / decode / info (in-process)', () => {
     expectUserError(await cli(['encode', photo, '-o', join(tmp(), 'a.dqc')]), /default model .*models\/default is missing: pass --model <dir>.*dqcodec export/);
   });
 
+  it.skipIf(!existsSync(join(defaultModelDir(), 'manifest.json')))('without --model, the shipped default model round-trips a photo', async () => {
+    const d = tmp();
+    const saved = process.env.DQCODEC_MODEL;
+    delete process.env.DQCODEC_MODEL;
+    try {
+      expect((await cli(['encode', photo, '-o', join(d, 'a.dqc')])).code).toBe(0);
+      expect((await cli(['decode', join(d, 'a.dqc'), '-o', join(d, 'a.png')])).code).toBe(0);
+      expect(ls(d)).toEqual(['a.dqc', 'a.png']);
+    } finally {
+      if (saved !== undefined) process.env.DQCODEC_MODEL = saved;
+    }
+  });
+
   it.skipIf(cudaAvailable())('--ep cuda without the CUDA provider gives the install hint', async () => {
     expectUserError(await cli(['encode', photo, '-o', join(tmp(), 'a.dqc'), '-m', model, '--ep', 'cuda']), /onnxruntime-node-install=cuda12/);
   });
