@@ -4,6 +4,10 @@
  * has none, and its ESM build cannot be imported piecemeal from plain Node. Backends are chosen
  * in backend.ts.
  */
-import '@tensorflow/tfjs';
+import { enableProdMode } from '@tensorflow/tfjs';
+
+// Production mode skips tfjs' debug-time checks and its "install tfjs-node" banner, which
+// would otherwise be printed on the first use of the cpu backend in Node.
+enableProdMode();
 
 export * from '@tensorflow/tfjs-core';
