@@ -6,21 +6,13 @@ import { DqAe } from '../src/tfjs/model.js';
 import { runGraph } from '../src/tfjs/executor.js';
 import { tensorNames } from '../src/model/architecture.js';
 import { parseModelConfig, type ModelConfig } from '../src/model/config.js';
+import { tinyConfig } from './fixtures/configs.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const cfg: ModelConfig = parseModelConfig({
-  name: 'tiny',
-  levels: [
-    { stride: 2, M: 2, K: 8, D: 4 },
-    { stride: 4, M: 2, K: 8, D: 4 },
-  ],
-  channels: 8,
-  resBlocks: 1,
-  resHidden: 4,
-});
+const cfg: ModelConfig = tinyConfig('tiny');
 
 /** A smooth, fixed batch in [0, 1]. */
 function batch(n: number, h: number, w: number, seed = 0): tf.Tensor4D {

@@ -4,19 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { parseModelConfig } from '../src/model/config.js';
 import { makeImageDir, tempDir, removeTempDirs } from './fixtures/images.js';
+import { tinyConfig } from './fixtures/configs.js';
 
-const config = parseModelConfig({
-  name: 'trainer-test',
-  levels: [
-    { stride: 2, M: 2, K: 8, D: 4 },
-    { stride: 4, M: 2, K: 8, D: 4 },
-  ],
-  channels: 8,
-  resBlocks: 1,
-  resHidden: 4,
-});
+const config = tinyConfig('trainer-test');
 
 function options(dataDir: string, outDir: string, steps: number, resume = false): TrainOptions {
   return {

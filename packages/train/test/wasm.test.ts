@@ -9,9 +9,10 @@ import { AdamW } from '../src/train/adamw.js';
 import * as tf from '../src/tfjs/tf.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { DqAe } from '../src/tfjs/model.js';
-import { parseModelConfig, DEFAULT_QUANTIZER } from '../src/model/config.js';
+import { DEFAULT_QUANTIZER } from '../src/model/config.js';
 import { Quantizer } from '../src/tfjs/quantizer.js';
 import { Rng } from '../src/tfjs/rng.js';
+import { tinyConfig } from './fixtures/configs.js';
 
 beforeAll(async () => {
   const require = createRequire(import.meta.url);
@@ -20,16 +21,7 @@ beforeAll(async () => {
   expect(tf.getBackend()).toBe('wasm');
 });
 
-const cfg = parseModelConfig({
-  name: 'tiny-wasm',
-  levels: [
-    { stride: 2, M: 2, K: 8, D: 4 },
-    { stride: 4, M: 2, K: 8, D: 4 },
-  ],
-  channels: 8,
-  resBlocks: 1,
-  resHidden: 4,
-});
+const cfg = tinyConfig('tiny-wasm');
 
 describe('training on the wasm backend', () => {
   it('runs train steps that reduce the loss, without leaks', () => {
