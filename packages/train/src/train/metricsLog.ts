@@ -10,8 +10,4 @@ export class MetricsLog {
   write(record: Record<string, unknown>): void {
     appendFileSync(this.path, JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
   }
-
-  close(): void {
-    // Nothing buffered; kept so callers need not know that.
-  }
 }

@@ -207,7 +207,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       await checkpoint();
     }
   }
-  log.close();
   model.dispose();
   optimizer.dispose();
   return { finalStep: step, validations, checkpointDir: ckDir, backend: backend.name };
