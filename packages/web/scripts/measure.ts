@@ -1,0 +1,73 @@
+/**
+ * One-off measurement (not a test): decode the 768×512 samples in headless Chromium with each
+ * provider and report decode times and what the browser downloads.
+ *
+ *   npx tsx packages/web/scripts/measure.ts [--runs 3]
+ *
+ * Each provider gets a fresh browser (cold caches), so the byte counts are what a first visit costs.
+ * WebGPU here is SwiftShader (a CPU implementation), so its times say nothing about a real GPU.
+ */
+import { parseArgs } from 'node:util';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+import { chromium } from 'playwright-core';
+import type {} from '../demo/api.js';
+import { buildDemo, prepareSamples, startDemoServer } from '../demo/server.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' } } });
+const runs = Number(values.runs);
+
+await buildDemo();
+const samples = await prepareSamples();
+const requests: { path: string; bytes: number; body?: Buffer }[] = [];
+const server = await startDemoServer({ samples, onRequest: (path, status, bytes) => status === 200 && requests.push({ path, bytes }), lifetimeMs: 15 * 60_000 });
+
+const kinds = (p: string): string => (p.endsWith('.wasm') ? 'wasm' : /\.(m?js)$/.test(p) ? 'js' : p.startsWith('/model/') ? 'model' : p.endsWith('.dqc') ? 'dqc' : 'other');
+
+try {
+  for (const provider of ['wasm', 'webgpu'] as const) {
+    requests.length = 0;
+    const browser = await chromium.launch({
+      executablePath: values.chromium,
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--enable-unsafe-webgpu'],
+      timeout: 60_000,
+    });
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(300_000);
+      const t0 = Date.now();
+      await page.goto(`${server.url}?provider=${provider}`);
+      await page.evaluate(() => window.dqcDemo.ready);
+      const ready = Date.now() - t0;
+      for (const s of samples) {
+        const times: number[] = [];
+        let info = '';
+        for (let i = 0; i < runs; i++) {
+          const r = await page.evaluate(async ([url, p]) => {
+            const x = await window.dqcDemo.decodeUrl(url, p, { preview: false });
+            return { ms: x.ms, timings: x.timings, provider: x.provider, adapter: x.adapter, w: x.width, h: x.height };
+          }, [s.dqc, provider] as const);
+          times.push(r.ms);
+          info = `${r.w}×${r.h} on ${r.provider}${r.adapter ? ` (${r.adapter})` : ''}; last run: entropy ${r.timings.entropy.toFixed(0)} ms, graph ${r.timings.inference.toFixed(0)} ms, pixels ${r.timings.pixels.toFixed(0)} ms`;
+        }
+        console.log(`${provider.padEnd(6)} ${s.name}: full decode ${times.map((t) => t.toFixed(0)).join(', ')} ms (${info})`);
+        const pv = await page.evaluate(async ([url, p]) => (await window.dqcDemo.decodeUrl(url, p)).progress, [s.dqc, provider] as const);
+        console.log(`${provider.padEnd(6)} ${s.name}: progressive: ${pv.map((x) => `${x.final ? 'full' : 'preview'} at ${x.ms.toFixed(0)} ms`).join(', ')}`);
+      }
+      const byKind: Record<string, number> = {};
+      for (const r of requests) byKind[kinds(r.path)] = (byKind[kinds(r.path)] ?? 0) + r.bytes;
+      console.log(`${provider.padEnd(6)} page ready (model + runtime + session) in ${ready} ms; downloaded: ${Object.entries(byKind).map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} KiB`).join(', ')}`);
+      const assets = [...new Set(requests.filter((r) => /\.(m?js|wasm)$/.test(r.path)).map((r) => r.path))];
+      for (const a of assets) {
+        const res = await fetch(new URL(a, server.url));
+        const body = Buffer.from(await res.arrayBuffer());
+        const gz = gzipSync(body, { level: 9 }).length;
+        const br = brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }).length;
+        console.log(`         ${a}: ${(body.length / 1024).toFixed(0)} KiB raw, ${(gz / 1024).toFixed(0)} KiB gzip -9, ${(br / 1024).toFixed(0)} KiB brotli`);
+      }
+    } finally {
+      await browser.close();
+    }
+  }
+} finally {
+  await server.close();
+}

@@ -1,0 +1,262 @@
+/**
+ * @dqcodec/web in a real browser: Debian's Chromium, headless, driven by playwright-core.
+ *
+ * The demo (packages/web/demo) is built with Vite and served on 127.0.0.1 with the shipped model
+ * (models/default) and the sample photos encoded by the Node codec. In the page, a sample is
+ * decoded with provider 'wasm' and with 'webgpu' (`--enable-unsafe-webgpu` makes headless
+ * Chromium expose SwiftShader's WebGPU adapter here), and the pixels are compared with the Node
+ * reference (onnxruntime-node, same graph, same indices). Also: the demo UI shows the preview
+ * and then the full image; a corrupted file and another model's file are refused with clear
+ * errors; 'webgpu' without WebGPU rejects with WEBGPU_UNAVAILABLE and 'auto' falls back to WASM;
+ * the no-bundler setup of the README (import map + copied onnxruntime files) works.
+ *
+ * Every step is bounded (launch, page, server lifetime). Skipped, with a message, only when
+ * Chromium is absent (CI installs it; $CHROMIUM overrides the path).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { DqCodec, encodeIndices, readHeader } from '@dqcodec/codec';
+import type { DecodedForScripts as Decoded } from '../../packages/web/demo/api.js';
+import { buildDemo, defaultModelDir, prepareSamples, startDemoServer, type DemoServer, type SampleFile } from '../../packages/web/demo/server.js';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`[browser] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium, or set $CHROMIUM)`);
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webDir = join(here, '../../packages/web');
+const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-crash-reporter', '--no-first-run'];
+/** The one flag that gives headless Chromium a WebGPU adapter here (SwiftShader, on the CPU). */
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; name: string; code?: string; message: string };
+
+let server: DemoServer | null = null;
+let sample: SampleFile;
+let reference: Uint8Array; // RGB from the Node codec
+const browsers: Browser[] = [];
+/** Uncaught exceptions and unhandled rejections in any page (there must be none). */
+const pageErrors: string[] = [];
+
+async function closePage(page: Page): Promise<void> {
+  await page.close();
+  expect(pageErrors).toEqual([]);
+}
+
+/** RGB PSNR of RGBA (base64) against interleaved RGB. */
+function psnr(rgbaB64: string, rgb: Uint8Array): number {
+  const rgba = Buffer.from(rgbaB64, 'base64');
+  expect(rgba.length / 4).toBe(rgb.length / 3);
+  let se = 0;
+  for (let p = 0, n = rgb.length / 3; p < n; p++) {
+    for (let c = 0; c < 3; c++) {
+      const d = rgba[4 * p + c] - rgb[3 * p + c];
+      se += d * d;
+    }
+    expect(rgba[4 * p + 3]).toBe(255);
+  }
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / rgb.length));
+}
+
+let gpuBrowserP: Promise<Browser> | null = null;
+
+/** The shared browser with WebGPU (launched once). */
+function gpuBrowser(): Promise<Browser> {
+  gpuBrowserP ??= launch(true);
+  return gpuBrowserP;
+}
+
+async function launch(webgpu: boolean): Promise<Browser> {
+  const b = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : [])], timeout: 60_000 });
+  browsers.push(b);
+  return b;
+}
+
+async function openPage(browser: Browser, path: string, init?: () => void): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(100_000);
+  page.on('pageerror', (e) => pageErrors.push(`${path}: ${e.message}`));
+  if (init) await page.addInitScript(init);
+  await page.goto(new URL(path, server!.url).href);
+  return page;
+}
+
+/** Run `fn(arg)` in the page; a rejection comes back as { ok: false, name, code, message }. */
+async function call<T, A>(page: Page, fn: (arg: A) => Promise<T>, arg: A): Promise<Outcome<T>> {
+  return page.evaluate(
+    async ([src, a]) => {
+      try {
+        // eslint-disable-next-line no-new-func
+        const f = new Function(`return (${src})`)() as (x: unknown) => Promise<unknown>;
+        return { ok: true, value: await f(a) };
+      } catch (e) {
+        const err = e as { name?: string; code?: string; message?: string };
+        return { ok: false, name: err?.name ?? 'Error', code: err?.code, message: err?.message ?? String(e) };
+      }
+    },
+    [fn.toString(), arg] as const,
+  ) as Promise<Outcome<T>>;
+}
+
+function value<T>(o: Outcome<T>): T {
+  if (!o.ok) throw new Error(`page threw ${o.name}${o.code ? ` [${o.code}]` : ''}: ${o.message}`);
+  return o.value;
+}
+
+describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-core)', () => {
+  beforeAll(async () => {
+    const [, samples] = await Promise.all([buildDemo(), prepareSamples()]);
+    const { build } = await import('vite');
+    await build({ configFile: join(webDir, 'vite.config.ts'), logLevel: 'warn' }); // dist/dqcodec-web.js for the no-bundler page
+    sample = samples.find((s) => s.name === 'evening-glow') ?? samples[0];
+    expect(sample, 'samples/*.png are needed').toBeDefined();
+    const bytes = new Uint8Array(readFileSync(sample.dqcPath));
+    const codec = await DqCodec.load(defaultModelDir, { threads: 1 });
+    const ref = await codec.decode(bytes);
+    await codec.close();
+    expect(ref.channels).toBe(3);
+    reference = ref.pixels;
+
+    const h = readHeader(bytes);
+    const corrupt = bytes.slice();
+    corrupt[h.levels[1].streamOffset + 100] ^= 0x10; // inside the bottom level's stream
+    const manifest = JSON.parse(readFileSync(join(defaultModelDir, 'manifest.json'), 'utf8'));
+    const levels = h.levels.map(({ M, h: hh, w, K }) => ({ M, h: hh, w, K, indices: new Uint16Array(M * hh * w) }));
+    const foreign = encodeIndices(levels, { fingerprint: 'ab'.repeat(32), width: h.width, height: h.height, channels: 3, paddedWidth: h.paddedWidth, paddedHeight: h.paddedHeight }, manifest.entropy);
+
+    const ortFiles = ['ort.webgpu.min.mjs', 'ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+    server = await startDemoServer({
+      samples,
+      lifetimeMs: 10 * 60_000,
+      extra: {
+        '/test/corrupt.dqc': corrupt,
+        '/test/foreign.dqc': foreign,
+        '/test/truncated.dqc': bytes.subarray(0, h.levels[0].streamOffset + 10),
+        '/plain/index.html': { path: join(here, 'plain/index.html') },
+        '/plain/dqcodec-web.js': { path: join(webDir, 'dist/dqcodec-web.js') },
+        ...Object.fromEntries(ortFiles.map((f) => [`/plain/ort/${f}`, { path: join(ortDist, f) }])),
+      },
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const b of browsers) await b.close().catch(() => undefined);
+    await server?.close();
+  });
+
+  it('demo page: a sample shows its top-level preview, then the full image with its figures', async () => {
+    const page = await openPage(await gpuBrowser(), '/?provider=wasm');
+    await page.evaluate(() => window.dqcDemo.ready);
+    expect(await page.locator('#model').textContent()).toMatch(/Model “default”.*running on wasm/);
+    await page.check('#slow'); // chunked download: the preview is decoded before the file is complete
+    await page.click(`button[data-sample="${sample.name}"]`);
+    await page.waitForFunction(() => document.body.dataset.state === 'preview');
+    expect(await page.locator('#stage').textContent()).toMatch(/preview/);
+    await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'error');
+    expect(await page.locator('#error').textContent()).toBe('');
+    const stats = Object.fromEntries(
+      await page.locator('#stats td[data-key]').evaluateAll((tds) => tds.map((td) => [(td as HTMLElement).dataset.key, td.textContent])),
+    );
+    expect(stats.image).toMatch(/^768×512, RGB/);
+    expect(stats.size).toMatch(/bits per pixel/);
+    expect(stats.provider).toMatch(/^wasm/);
+    expect(stats.decode).toMatch(/ms in all/);
+    expect(stats.quality).toMatch(/PSNR \d+\.\d+ dB/);
+    const canvas = await page.locator('#decoded').evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
+    expect(canvas).toEqual([768, 512]);
+    expect(await page.locator('#original').getAttribute('src')).toBe(sample.original);
+    await closePage(page);
+  }, 120_000);
+
+  it("provider 'wasm' matches the Node reference (PSNR ≥ 45 dB), preview first", async () => {
+    const page = await openPage(await gpuBrowser(), '/');
+    await page.evaluate(() => window.dqcDemo.ready);
+    const r = value(await call(page, (url: string) => window.dqcDemo.decodeUrl(url, 'wasm') as Promise<Decoded>, sample.dqc));
+    expect([r.width, r.height, r.channels, r.provider]).toEqual([768, 512, 3, 'wasm']);
+    expect(r.progress.map((p) => [p.levelsUsed, p.final])).toEqual([[1, false], [2, true]]);
+    const db = psnr(r.rgba, reference);
+    console.log(`[browser] wasm: ${r.width}×${r.height} in ${r.ms.toFixed(0)} ms (preview + full), PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
+    expect(db).toBeGreaterThanOrEqual(45);
+    await closePage(page);
+  }, 120_000);
+
+  it("provider 'webgpu' (SwiftShader) matches the Node reference (PSNR ≥ 45 dB)", async () => {
+    const page = await openPage(await gpuBrowser(), '/');
+    await page.evaluate(() => window.dqcDemo.ready);
+    // SwiftShader runs WebGPU on the CPU: ~10 s per 768×512 pass here, so no separate preview pass.
+    const r = value(await call(page, (url: string) => window.dqcDemo.decodeUrl(url, 'webgpu', { preview: false }) as Promise<Decoded>, sample.dqc));
+    expect(r.provider).toBe('webgpu');
+    expect(r.adapter).toMatch(/swiftshader/i);
+    const db = psnr(r.rgba, reference);
+    console.log(`[browser] webgpu (${r.adapter}): ${r.width}×${r.height} in ${r.ms.toFixed(0)} ms, PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
+    expect(db).toBeGreaterThanOrEqual(45);
+    await closePage(page);
+  }, 240_000);
+
+  it('refuses a corrupted file, a truncated file and another model’s file with clear errors', async () => {
+    const page = await openPage(await gpuBrowser(), '/');
+    await page.evaluate(() => window.dqcDemo.ready);
+    const decode = (url: string) => window.dqcDemo.decodeUrl(url, 'wasm');
+    const corrupt = await call(page, decode, 'test/corrupt.dqc');
+    expect(corrupt).toMatchObject({ ok: false, name: 'DqcError', code: 'STREAM_CRC' });
+    expect(!corrupt.ok && corrupt.message).toMatch(/stream of level 1 is corrupt/);
+    const truncated = await call(page, decode, 'test/truncated.dqc');
+    expect(truncated).toMatchObject({ ok: false, name: 'DqcError', code: 'TRUNCATED' });
+    const foreign = await call(page, decode, 'test/foreign.dqc');
+    expect(foreign).toMatchObject({ ok: false, name: 'DqcError', code: 'MODEL_MISMATCH' });
+    expect(!foreign.ok && foreign.message).toMatch(/encoded by another model \(fingerprint abababab/);
+    const missing = await call(page, decode, 'test/nothing-here.dqc');
+    expect(missing).toMatchObject({ ok: false, name: 'WebDecoderError', code: 'FETCH_FAILED' });
+    expect(!missing.ok && missing.message).toMatch(/HTTP 404/);
+    const badModel = await call(page, (m: string) => window.dqcDemo.createDecoder({ model: m, provider: 'wasm' }).then(() => 'created'), 'no-such-model/');
+    expect(badModel).toMatchObject({ ok: false, code: 'MODEL_FETCH' });
+    // The UI shows the error instead of hanging.
+    await page.setInputFiles('#file', { name: 'foreign.dqc', mimeType: 'application/octet-stream', buffer: readFileSync(sample.dqcPath).subarray(0, 200) });
+    await page.waitForFunction(() => document.body.dataset.state === 'error');
+    expect(await page.locator('#error').textContent()).toMatch(/^TRUNCATED: /);
+    await closePage(page);
+  }, 120_000);
+
+  it("without WebGPU: 'webgpu' rejects with WEBGPU_UNAVAILABLE, 'auto' falls back to WASM", async () => {
+    // 1. Chromium without --enable-unsafe-webgpu: navigator.gpu exists but offers no adapter.
+    const page = await openPage(await launch(false), '/?provider=wasm');
+    await page.evaluate(() => window.dqcDemo.ready);
+    const create = (provider: 'auto' | 'webgpu') =>
+      window.dqcDemo.createDecoder({ model: './model/', provider }).then(async (d) => {
+        const r = { provider: d.provider, fallbackReason: d.fallbackReason };
+        await d.dispose();
+        return r;
+      });
+    const gpu = await call(page, create, 'webgpu');
+    expect(gpu).toMatchObject({ ok: false, name: 'WebDecoderError', code: 'WEBGPU_UNAVAILABLE' });
+    expect(!gpu.ok && gpu.message).toMatch(/requestAdapter\(\) returned no adapter.*use provider 'auto'/);
+    expect(value(await call(page, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/no adapter/) });
+    await closePage(page);
+
+    // 2. A browser without navigator.gpu at all (simulated by deleting it before the page runs).
+    const bare = await openPage(await gpuBrowser(), '/?provider=wasm', () => {
+      delete (Navigator.prototype as { gpu?: unknown }).gpu;
+    });
+    await bare.evaluate(() => window.dqcDemo.ready);
+    expect(await bare.evaluate(() => 'gpu' in navigator)).toBe(false);
+    expect(await call(bare, create, 'webgpu')).toMatchObject({ ok: false, code: 'WEBGPU_UNAVAILABLE', message: expect.stringMatching(/navigator\.gpu is missing/) });
+    expect(value(await call(bare, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/navigator\.gpu is missing/) });
+    await closePage(bare);
+  }, 120_000);
+
+  it('works without a bundler: dist/dqcodec-web.js + import map + copied onnxruntime-web files', async () => {
+    const page = await openPage(await gpuBrowser(), '/plain/index.html');
+    await page.waitForFunction(() => typeof (window as { plainDecode?: unknown }).plainDecode === 'function');
+    const r = value(await call(page, (url: string) => (window as unknown as { plainDecode: (u: string, p: string) => Promise<Decoded> }).plainDecode(url, 'wasm'), `../${sample.dqc}`));
+    expect(r.provider).toBe('wasm');
+    expect(psnr(r.rgba, reference)).toBeGreaterThanOrEqual(45);
+    // The WebGPU build loads from the same copied files (session only: a decode on SwiftShader is slow).
+    expect(value(await call(page, (p: string) => (window as unknown as { plainSession: (p: string) => Promise<string> }).plainSession(p), 'webgpu'))).toBe('webgpu');
+    await closePage(page);
+  }, 120_000);
+});
