@@ -222,7 +222,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     await closePage(page);
   }, 120_000);
 
-  it("without WebGPU: 'webgpu' rejects with WEBGPU_UNAVAILABLE, 'auto' falls back to WASM", async () => {
+  it("without WebGPU: 'webgpu' rejects (WEBGPU_UNAVAILABLE / SESSION_FAILED), 'auto' falls back to WASM", async () => {
     // 1. Chromium without --enable-unsafe-webgpu: navigator.gpu exists but offers no adapter.
     const page = await openPage(await launch(false), '/?provider=wasm');
     await page.evaluate(() => window.dqcDemo.ready);
@@ -247,6 +247,23 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     expect(await call(bare, create, 'webgpu')).toMatchObject({ ok: false, code: 'WEBGPU_UNAVAILABLE', message: expect.stringMatching(/navigator\.gpu is missing/) });
     expect(value(await call(bare, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/navigator\.gpu is missing/) });
     await closePage(bare);
+
+    // 3. An adapter, but the WebGPU session fails (simulated: no device). One fresh page per
+    //    attempt: after such a failure onnxruntime-web's WebGPU runtime is not usable again.
+    const noDevice = () => {
+      (GPUAdapter.prototype as { requestDevice: unknown }).requestDevice = () => Promise.reject(new Error('simulated: no device'));
+    };
+    const strict = await openPage(await gpuBrowser(), '/?provider=wasm', noDevice);
+    await strict.evaluate(() => window.dqcDemo.ready);
+    expect(await call(strict, create, 'webgpu')).toMatchObject({ ok: false, code: 'SESSION_FAILED', message: expect.stringMatching(/cannot create the webgpu session/) });
+    await closePage(strict);
+    const fallback = await openPage(await gpuBrowser(), '/?provider=wasm', noDevice);
+    await fallback.evaluate(() => window.dqcDemo.ready);
+    expect(value(await call(fallback, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/^the WebGPU session failed/) });
+    const r = value(await call(fallback, (url: string) => window.dqcDemo.decodeUrl(url, 'auto', { preview: false }), sample.dqc));
+    expect(r.provider).toBe('wasm');
+    expect(psnr(r.rgba, reference)).toBeGreaterThanOrEqual(45);
+    await closePage(fallback);
   }, 120_000);
 
   it('works without a bundler: dist/dqcodec-web.js + import map + copied onnxruntime-web files', async () => {

@@ -192,10 +192,9 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
     return new WebDecoder(ort, session, 'wasm', model, choice === 'auto' ? gpu.reason : null, null, decoderSettings);
   }
 
-  let ort: Ort | null = null;
   let failure: WebDecoderError;
   try {
-    ort = await ortP;
+    const ort = await ortP;
     configureOrt(ort, settings, gpu.adapter);
     const session = await createSession(ort, model, 'webgpu', sessionTimeout);
     return new WebDecoder(ort, session, 'webgpu', model, null, gpu.adapter, decoderSettings);
@@ -203,19 +202,13 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
     failure = sessionError('webgpu', e);
   }
   if (choice === 'webgpu' || failure.code === 'MODEL_INVALID') throw failure;
-  // 'auto': fall back to WASM — first the WASM EP of the runtime already loaded (no further
-  // download), then, if that runtime cannot start at all, the WASM-only build.
-  const reason = `the WebGPU session failed: ${failure.message}`;
-  let wasmFailure: unknown = null;
-  if (ort) {
-    try {
-      const session = await createSession(ort, model, 'wasm', sessionTimeout);
-      return new WebDecoder(ort, session, 'wasm', model, reason, null, decoderSettings);
-    } catch (e) {
-      wasmFailure = e;
-    }
+  // 'auto': fall back to the WASM-only build. Not to the WASM EP of the runtime already loaded:
+  // after a failed WebGPU session, onnxruntime-web 1.30's WebGPU build can block the page when
+  // used again (seen with a failing requestDevice()), so it is not touched any more.
+  if (options.ort) {
+    throw new WebDecoderError('SESSION_FAILED', `${failure.message} (with an \`ort\` module given there is no separate runtime to fall back to; use provider 'wasm')`, { cause: failure });
   }
-  if (options.ort) throw sessionError('wasm', wasmFailure);
+  const reason = `the WebGPU session failed: ${failure.message}`;
   const wasmOrt = await ortFor('wasm');
   configureOrt(wasmOrt, settings, null);
   const session = await createSession(wasmOrt, model, 'wasm', sessionTimeout).catch((e: unknown) => {

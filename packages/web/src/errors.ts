@@ -44,7 +44,10 @@ export function isWebDecoderError(e: unknown, code?: WebDecoderErrorCode): e is 
 /** The first line of an error's message (onnxruntime's messages can be long). */
 export function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0].trim() || 'unknown error';
+  const line = msg.split('\n')[0].trim();
+  // onnxruntime-web's WASM builds surface some C++ exceptions as a bare pointer value.
+  if (/^\d+$/.test(line)) return `onnxruntime-web raised an internal error (exception ${line}; its console log may say more)`;
+  return line || 'unknown error';
 }
 
 /** Reject with `onTimeout()` when `p` has not settled within `ms` (no timer is left behind). */
