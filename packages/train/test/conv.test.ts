@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '../src/tfjs/tf.js';
 import '@tensorflow/tfjs-backend-cpu';
-import { conv2d, conv2dTranspose, convTransposeShape } from '../src/tfjs/conv.js';
+import { conv2d, conv2dTranspose, convTransposeShape, transposedConv2d } from '../src/tfjs/conv.js';
 
 // The custom gradients must equal tf.grad of the built-in ops, which the cpu backend implements.
 beforeAll(async () => {
@@ -52,4 +52,28 @@ describe('custom convolution gradients match tf.grad on cpu', () => {
       for (let i = 0; i < 3; i++) expect(maxAbsDiff(g1[i], g2[i])).toBeLessThan(1e-4);
     });
   });
+});
+
+describe('transposedConv2d (sub-pixel) equals tf.conv2dTranspose', () => {
+  const tcases = [
+    { k: 4, s: 2, p: 1, h: 5, w: 3 }, // the up/down-sampling convs
+    { k: 3, s: 1, p: 1, h: 6, w: 4 }, // input gradient of a 3×3 conv
+    { k: 1, s: 1, p: 0, h: 3, w: 3 },
+    { k: 5, s: 1, p: 2, h: 4, w: 7 },
+    { k: 3, s: 2, p: 0, h: 4, w: 4 }, // output 9×9: not a multiple of s → fallback path
+    { k: 6, s: 3, p: 0, h: 3, w: 2 }, // 3 phases, no padding
+    { k: 4, s: 2, p: 2, h: 4, w: 5 }, // output smaller than 2·h: the input is cropped
+  ];
+  for (const c of tcases) {
+    it(`k=${c.k} s=${c.s} p=${c.p} on ${c.h}×${c.w}`, () => {
+      tf.tidy(() => {
+        const x = tf.randomNormal([2, c.h, c.w, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+        const w = tf.randomNormal([c.k, c.k, 5, 3], 0, 1, 'float32', 12) as tf.Tensor4D;
+        const shape = convTransposeShape(x, c.k, c.s, c.p, 5);
+        const ours = transposedConv2d(x, w, shape, c.s, c.p);
+        expect(ours.shape).toEqual(shape);
+        expect(maxAbsDiff(ours, tf.conv2dTranspose(x, w, shape, c.s, c.p))).toBeLessThan(1e-4);
+      });
+    });
+  }
 });

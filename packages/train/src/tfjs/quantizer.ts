@@ -8,9 +8,12 @@
  *   argmin_k ||z_m − C[m,k]||² over the codebook C [M,K,D], ties going to the lowest k;
  *   q is the chosen codes concatenated in the same channel layout.
  *
- * The nearest-code search is one batched matmul per level: scores[m,p,k] = ||C_mk||² − 2 z_mp·C_mk,
- * i.e. the squared distance minus ||z_mp||², which is the same for every k of a row and so cannot
- * change the argmin (leaving it out saves a [M,P,K] pass and avoids cancellation).
+ * The nearest-code search scores every code, scores[p,m,k] = ||C_mk||² − 2 z_mp·C_mk, i.e. the
+ * squared distance minus ||z_mp||², which is the same for every k of a row and so cannot change
+ * the argmin (leaving it out saves a [P,M,K] pass and avoids cancellation). The products are one
+ * 1×1 convolution with a block-diagonal kernel [M·D, M·K]: M× the multiply-adds of a batched
+ * matmul, but tfjs-wasm runs Conv2D in XNNPACK and BatchMatMul in a slow loop (4–8 ms against
+ * ~20 ms per level of the default config), and [P, M, K] needs no transpose before the argmin.
  *
  * State (non-trainable tf.Variables): codebook C [M,K,D], EMA cluster sizes N [M,K], EMA code
  * sums m [M,K,D]. The `initialised` flag and the RNG state are plain fields; all of it is
@@ -144,15 +147,31 @@ export class Quantizer {
     const [n, h, w] = z.shape;
     const { M, K, D } = this;
     const [indices, codes] = untaped(() => {
-      const zT = tf.transpose(tf.reshape(z, [P, M, D]), [1, 0, 2]) as tf.Tensor3D; // [M,P,D]
-      const cNorm = tf.reshape(tf.sum(tf.square(this.codebook), 2), [M, 1, K]);
-      // ||C||² − 2 z·C (see the file comment); −2C is exact in floating point.
-      const scores = tf.add(tf.matMul(zT, tf.mul(this.codebook, -2), false, true), cNorm); // [M,P,K]
-      const idxMP = tf.argMin(scores, 2) as tf.Tensor2D; // [M,P], ties → lowest k
-      const idxPM = tf.transpose(idxMP) as tf.Tensor2D; // [P,M]
+      const zRow = tf.reshape(z, [1, 1, P, M * D]) as tf.Tensor4D;
+      const scores = tf.add(tf.conv2d(zRow, this.scoreKernel(), 1, 'valid'), this.codeNorms()); // [1,1,P,M·K]
+      const idxPM = tf.argMin(tf.reshape(scores, [P, M, K]), 2) as tf.Tensor2D; // [P,M], ties → lowest k
       return [tf.reshape(idxPM, [n, h, w, M]) as tf.Tensor4D, this.lookupFlat(idxPM, [n, h, w])];
     });
     return { indices: indices as tf.Tensor4D, codes: codes as tf.Tensor4D };
+  }
+
+  /** −2·C as a block-diagonal 1×1 conv kernel [1, 1, M·D, M·K] (−2C is exact in floating point). */
+  private scoreKernel(): tf.Tensor4D {
+    const { M, K, D } = this;
+    const c = this.codebook.dataSync() as Float32Array;
+    const kernel = new Float32Array(M * D * M * K);
+    for (let m = 0; m < M; m++) {
+      for (let d = 0; d < D; d++) {
+        const row = (m * D + d) * M * K + m * K;
+        for (let k = 0; k < K; k++) kernel[row + k] = -2 * c[(m * K + k) * D + d];
+      }
+    }
+    return tf.tensor4d(kernel, [1, 1, M * D, M * K]);
+  }
+
+  /** ||C_mk||² as [M·K]. */
+  private codeNorms(): tf.Tensor1D {
+    return tf.reshape(tf.sum(tf.square(this.codebook), 2), [this.M * this.K]) as tf.Tensor1D;
   }
 
   /** Codes [P,M] indices → [n,h,w,M·D]. */
@@ -232,21 +251,44 @@ export class Quantizer {
     const { M, K, D } = this;
     const g = this.qcfg.decay;
     const eps = this.qcfg.eps;
+    // Counts and sums are accumulated in JS (P·M·D additions): tfjs-wasm's BatchMatMul for
+    // one-hotᵀ·z took ~15 ms per level; the rest is elementwise on [M,K(,D)] in float32.
+    const zs = z.dataSync() as Float32Array;
+    const idx = indices.dataSync();
+    const counts = new Float32Array(M * K);
+    const sums = new Float32Array(M * K * D);
+    for (let p = 0; p < P; p++) {
+      for (let m = 0; m < M; m++) {
+        const code = m * K + idx[p * M + m];
+        counts[code] += 1;
+        const src = (p * M + m) * D;
+        const dst = code * D;
+        for (let d = 0; d < D; d++) sums[dst + d] += zs[src + d];
+      }
+    }
+    const N = Float32Array.from(this.emaN.dataSync() as Float32Array);
+    const mm = Float32Array.from(this.emaM.dataSync() as Float32Array);
+    const C = new Float32Array(M * K * D);
+    for (let m = 0; m < M; m++) {
+      let total = 0;
+      for (let k = 0; k < K; k++) {
+        const i = m * K + k;
+        N[i] = Math.fround(Math.fround(N[i] * g) + Math.fround(counts[i] * (1 - g)));
+        total += N[i];
+      }
+      for (let k = 0; k < K; k++) {
+        const i = m * K + k;
+        const nHat = ((N[i] + eps) / (total + K * eps)) * total;
+        for (let d = 0; d < D; d++) {
+          mm[i * D + d] = Math.fround(Math.fround(mm[i * D + d] * g) + Math.fround(sums[i * D + d] * (1 - g)));
+          C[i * D + d] = mm[i * D + d] / nHat;
+        }
+      }
+    }
     tf.tidy(() => {
-      const zT = tf.transpose(tf.reshape(z, [P, M, D]), [1, 0, 2]) as tf.Tensor3D; // [M,P,D]
-      const idxMP = tf.transpose(tf.reshape(tf.cast(indices, 'int32'), [P, M])) as tf.Tensor2D;
-      // tfjs-wasm's oneHot writes integer bit patterns when asked for float32: build int32 and cast.
-      const onehot = tf.cast(tf.oneHot(idxMP, K), 'float32') as tf.Tensor3D; // [M,P,K]
-      const counts = tf.sum(onehot, 1); // [M,K]
-      const sums = tf.matMul(onehot, zT, true, false); // [M,K,D]
-      const N = tf.add(tf.mul(this.emaN, g), tf.mul(counts, 1 - g)) as tf.Tensor2D;
-      const m = tf.add(tf.mul(this.emaM, g), tf.mul(sums, 1 - g)) as tf.Tensor3D;
-      const total = tf.sum(N, 1, true); // [M,1]
-      const nHat = tf.mul(tf.div(tf.add(N, eps), tf.add(total, K * eps)), total); // [M,K]
-      const C = tf.div(m, tf.expandDims(nHat, 2)) as tf.Tensor3D;
-      this.emaN.assign(N);
-      this.emaM.assign(m);
-      this.codebook.assign(C);
+      this.emaN.assign(tf.tensor2d(N, [M, K]));
+      this.emaM.assign(tf.tensor3d(mm, [M, K, D]));
+      this.codebook.assign(tf.tensor3d(C, [M, K, D]));
     });
   }
 
