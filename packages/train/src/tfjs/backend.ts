@@ -312,7 +312,20 @@ async function initThreadedWasm(
   }
   if (!ok) return { ok: false, why: !workerScriptWritten || !mainScriptWritten ? 'tfjs did not create its worker scripts as expected' : 'wasm initialisation failed' };
   await tf.ready();
+  unrefPoolWorkers();
   return { ok: true };
+}
+
+/**
+ * XNNPACK's pool threads are Emscripten pthreads that run for the life of the module, and a
+ * running pthread's worker_threads Worker is ref'd: the process would never exit on its own (a
+ * CLI that failed would hang). They only serve synchronous kernel calls from the main thread,
+ * so they need not keep the event loop alive.
+ */
+function unrefPoolWorkers(): void {
+  const backend = tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers?: { unref?: () => void }[]; unusedWorkers?: { unref?: () => void }[] } } } | null;
+  const pool = backend?.wasm?.PThread;
+  for (const w of [...(pool?.runningWorkers ?? []), ...(pool?.unusedWorkers ?? [])]) w.unref?.();
 }
 
 async function tryCpu(): Promise<Attempt> {
