@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, type ExecutionProvider } from '@dqcodec/codec';
+import { DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, type ExecutionProvider } from '@dqcodec/codec';
 import { isUserError, UserError } from '../errors.js';
 import { intOption } from '../options.js';
 
@@ -17,16 +17,28 @@ export interface CodecFlags {
   ep: ExecutionProvider;
   threads?: number;
   tile: number;
+  maxPixels: number;
   quiet: boolean;
 }
 
-/** --model, --ep, --threads, --tile, --quiet. */
+const SUFFIX: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 };
+
+/** Commander parser for a pixel count: an integer, optionally with a k, M or G suffix (powers of 1000). */
+export function pixelCount(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)$/i.exec(value.trim());
+  const n = m ? Math.round(Number(m[1]) * SUFFIX[m[2].toLowerCase()]) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a pixel count such as 100000000 or 100M, got "${value}"`);
+  return n;
+}
+
+/** --model, --ep, --threads, --tile, --max-pixels, --quiet. */
 export function addCodecOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <dir>', 'model directory (default: $DQCODEC_MODEL, else the shipped models/default)')
     .addOption(new Option('--ep <provider>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', intOption(1))
     .option('--tile <px>', `tile size in pixels for large images (0 = no tiling; memory grows with the tile)`, intOption(0), DEFAULT_TILE_SIZE)
+    .option('--max-pixels <n>', `largest image accepted, e.g. 100M (memory grows with the image; default ${DEFAULT_MAX_PIXELS}, 2^26)`, pixelCount, DEFAULT_MAX_PIXELS)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
 
@@ -41,7 +53,7 @@ export async function openCodec(o: CodecFlags): Promise<DqCodec> {
       );
     }
   }
-  return DqCodec.load(dir, { ep: o.ep, threads: o.threads, tileSize: o.tile });
+  return DqCodec.load(dir, { ep: o.ep, threads: o.threads, tileSize: o.tile, maxPixels: o.maxPixels });
 }
 
 export interface InputFile {

@@ -112,7 +112,12 @@ function parseEntropy(raw: unknown, levels: ManifestLevel[]): EntropyTables {
 export function parseManifest(json: unknown): Manifest {
   const o = obj(json, '(root)');
   if (o.formatVersion !== MANIFEST_FORMAT_VERSION) {
-    throw fail('formatVersion', `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(o.formatVersion)})`);
+    const v = o.formatVersion;
+    // A model exported by a newer dqcodec is the likely case; say what to do about it.
+    if (typeof v === 'number' && Number.isInteger(v) && v > MANIFEST_FORMAT_VERSION) {
+      throw fail('formatVersion', `is ${v}: the model was exported by a newer dqcodec (this one reads version ${MANIFEST_FORMAT_VERSION}); upgrade dqcodec`);
+    }
+    throw fail('formatVersion', `must be ${MANIFEST_FORMAT_VERSION} (got ${JSON.stringify(v)})`);
   }
   if (typeof o.name !== 'string' || o.name.length < 1 || o.name.length > 256) throw fail('name', 'must be a non-empty string');
   if (o.config === undefined) throw fail('config', 'is required');

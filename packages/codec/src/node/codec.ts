@@ -11,6 +11,7 @@ import {
   decodeIndices,
   DqcError,
   encodeIndices,
+  isDqcError,
   readHeader,
   type ContainerLimits,
   type DqcHeader,
@@ -27,6 +28,14 @@ import { modelMargins, planTiles, type TileMargins } from './tiling.js';
 /** Default core tile size in pixels (see DqCodecOptions.tileSize). */
 export const DEFAULT_TILE_SIZE = 1024;
 
+/**
+ * Default largest image (2^26 ≈ 67 megapixels, e.g. 8192×8192, padded size) that DqCodec encodes
+ * or decodes. Memory grows with the image (about 7 bytes per pixel on top of the tile's working
+ * set, BENCHMARKS.md "Hardening"), so a 300-byte file cannot make it allocate gigabytes unless
+ * the caller raised this (DqCodecOptions.maxPixels, CLI --max-pixels).
+ */
+export const DEFAULT_MAX_PIXELS = 2 ** 26;
+
 export interface DqCodecOptions {
   /** Execution provider (default 'cpu'). */
   ep?: ExecutionProvider;
@@ -40,7 +49,12 @@ export interface DqCodecOptions {
   tileSize?: number;
   /** Keep onnxruntime's memory arena between runs (faster, but holds the peak; default false). */
   memArena?: boolean;
-  /** Size limits for images and .dqc files (defaults: the format's, 2^28 pixels). */
+  /** Largest image accepted, in pixels of the padded size (default DEFAULT_MAX_PIXELS); checked before anything is allocated. */
+  maxPixels?: number;
+  /**
+   * Container limits for .dqc files. limits.maxPixels is the same as maxPixels (which wins);
+   * maxIndices defaults to what maxPixels allows for this model's levels.
+   */
   limits?: ContainerLimits;
 }
 
@@ -123,6 +137,8 @@ export class DqCodec {
   readonly margins: TileMargins;
   /** Core tile size in pixels (0 = untiled). */
   readonly tileSize: number;
+  /** The limits every input is checked against (image pixels, code indices). */
+  readonly limits: Required<ContainerLimits>;
   private readonly sessions = new Map<GraphKey, Promise<ort.InferenceSession>>();
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -137,6 +153,7 @@ export class DqCodec {
     const t = opts.tileSize ?? DEFAULT_TILE_SIZE;
     if (!Number.isInteger(t) || t < 0) throw new RangeError(`tileSize must be a non-negative integer (got ${t})`);
     this.tileSize = t === 0 ? 0 : roundUp(t, S);
+    this.limits = codecLimits(bundle.manifest, opts);
   }
 
   /** Read and verify a model directory. Sessions are created lazily, on first use of each graph. */
@@ -203,7 +220,8 @@ export class DqCodec {
 
   private async read(input: string | Uint8Array, opts: EncodeOptions): Promise<SourceImage> {
     const data = typeof input === 'string' ? await readInputFile(input) : input;
-    return readImage(data, { maxPixels: this.opts.limits?.maxPixels, flatten: opts.flatten, name: typeof input === 'string' ? input : 'input' });
+    const name = typeof input === 'string' ? input : 'input';
+    return readImage(data, { maxPixels: this.limits.maxPixels, padTo: this.manifest.totalStride, flatten: opts.flatten, name });
   }
 
   /** Image → index maps (top level first): the model's discrete tokens for the image. */
@@ -283,7 +301,7 @@ export class DqCodec {
       tok.levels,
       { fingerprint: this.manifest.fingerprint, width: tok.width, height: tok.height, channels: tok.channels, paddedWidth: tok.paddedWidth, paddedHeight: tok.paddedHeight },
       this.manifest.entropy,
-      { method: opts.method, limits: this.opts.limits, alpha: tok.alpha ?? undefined },
+      { method: opts.method, limits: this.limits, alpha: tok.alpha ?? undefined },
     );
     const t3 = performance.now();
     return {
@@ -300,6 +318,16 @@ export class DqCodec {
   /** Image (path or encoded bytes) → .dqc bytes. */
   async encode(input: string | Uint8Array, opts: EncodeOptions = {}): Promise<Uint8Array> {
     return (await this.encodeImage(input, opts)).bytes;
+  }
+
+  /** The header, checked against this codec's limits; a too-large image says how to allow it. */
+  private readHeader(bytes: Uint8Array): DqcHeader {
+    try {
+      return readHeader(bytes, this.limits);
+    } catch (err) {
+      if (!isDqcError(err, 'ABSURD_SIZE')) throw err;
+      throw new DqcError('ABSURD_SIZE', `${err.message}; raise it with --max-pixels (library: the maxPixels option) if you have the memory`);
+    }
   }
 
   /** Check a header's shapes against this model (after its fingerprint matched). */
@@ -331,9 +359,9 @@ export class DqCodec {
     const n = opts.levels ?? L;
     if (!Number.isInteger(n) || n < 1 || n > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${n})`);
     const t0 = performance.now();
-    const header = readHeader(bytes, this.opts.limits);
+    const header = this.readHeader(bytes);
     this.checkHeader(header);
-    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.opts.limits });
+    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.limits });
     const t1 = performance.now();
     const { width, height, paddedWidth, paddedHeight } = header;
     const channels = header.channels as 1 | 2 | 3 | 4;
@@ -395,7 +423,7 @@ export class DqCodec {
     const format = outputFormat(output, opts.format);
     await checkNotSameFile(input, output);
     const bytes = await readInputFile(input);
-    const header = readHeader(bytes, this.opts.limits);
+    const header = this.readHeader(bytes);
     if ((header.channels === 2 || header.channels === 4) && (format === 'jpg' || format === 'jpeg')) {
       throw new FileError(`${output}: JPEG cannot store the alpha channel of ${input}; write .png, .webp, .avif or .tiff instead`);
     }
@@ -405,6 +433,17 @@ export class DqCodec {
     const { pixels: _pixels, ...rest } = img;
     return { ...rest, output, size: encoded.length, format };
   }
+}
+
+/**
+ * Effective limits: maxPixels from the options (default DEFAULT_MAX_PIXELS); maxIndices from the
+ * options, else the indices this model produces for a maxPixels image (Σ M / stride²).
+ */
+function codecLimits(manifest: Manifest, opts: DqCodecOptions): Required<ContainerLimits> {
+  const maxPixels = opts.maxPixels ?? opts.limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new RangeError(`maxPixels must be a positive integer (got ${maxPixels})`);
+  const perPixel = manifest.levels.reduce((sum, lv) => sum + lv.M / (lv.stride * lv.stride), 0);
+  return { maxPixels, maxIndices: opts.limits?.maxIndices ?? Math.ceil(maxPixels * perPixel) };
 }
 
 export { FileError };

@@ -17,7 +17,11 @@ export interface WriteOptions {
   overwrite?: boolean;
 }
 
-/** Atomically write `data` to `path`. */
+/**
+ * Atomically write `data` to `path`. A character device or FIFO (/dev/stdout, /dev/null, a pipe)
+ * is written to directly: renaming a temporary file over it would replace the device node
+ * itself (as root, even /dev/null), and a stream has no half-written file to protect.
+ */
 export async function writeFileAtomic(path: string, data: Uint8Array | string, opts: WriteOptions = {}): Promise<void> {
   const target = resolve(path);
   const dir = dirname(target);
@@ -25,6 +29,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   if (!st || !st.isDirectory()) throw new FileError(`cannot write ${path}: directory ${dirname(path)} does not exist`);
   const existing = await stat(target).catch(() => null);
   if (existing?.isDirectory()) throw new FileError(`cannot write ${path}: it is a directory`);
+  if (existing && (existing.isCharacterDevice() || existing.isFIFO())) return writeStream(path, data);
+  if (existing && !existing.isFile()) throw new FileError(`cannot write ${path}: not a regular file`);
   if (existing && opts.overwrite === false) throw new FileError(`${path} already exists (remove it, or allow overwriting)`);
   const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
@@ -46,8 +52,27 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await unlink(tmp).catch(() => undefined);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EEXIST') throw new FileError(`${path} already exists (remove it, or allow overwriting)`);
-    throw new FileError(`cannot write ${path}: ${e.message}`);
+    throw writeError(path, e);
   }
+}
+
+/** Write to a device or FIFO in place (no temporary file, no rename, no fsync). */
+async function writeStream(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    const fh = await open(path, 'w');
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw writeError(path, err as NodeJS.ErrnoException);
+  }
+}
+
+/** One line naming the file and the system's reason (ENOSPC, EFBIG, EACCES, …). */
+function writeError(path: string, e: NodeJS.ErrnoException): FileError {
+  return new FileError(`cannot write ${path}: ${String(e.message).split('\n')[0]}`);
 }
 
 /** Read a whole input file with a one-line error for the usual problems. */

@@ -41,8 +41,10 @@ export interface SourceImage {
 }
 
 export interface ReadImageOptions {
-  /** Refuse images with more pixels than this (default 2^28, the .dqc limit). */
+  /** Refuse images with more pixels than this (default 2^28, the .dqc limit), before decoding any pixel. */
   maxPixels?: number;
+  /** The limit applies to the size padded up to a multiple of this (the model's total stride; default 1). */
+  padTo?: number;
   /** Composite alpha onto this background (CSS colour, default white when `true`) instead of keeping it. */
   flatten?: boolean | string;
   /** Name for messages (default: the path, or "input"). */
@@ -55,14 +57,17 @@ const DEPTH_BITS: Record<string, string> = { ushort: '16-bit', short: '16-bit', 
 export async function readImage(input: string | Uint8Array, opts: ReadImageOptions = {}): Promise<SourceImage> {
   const maxPixels = opts.maxPixels ?? 2 ** 28;
   const name = opts.name ?? (typeof input === 'string' ? input : 'input');
-  const open = (): Sharp => sharp(input, { limitInputPixels: maxPixels, failOn: 'error' });
+  // The header is read without sharp's pixel limit so that an oversized image gets our message
+  // (which names the flag); the pixel pipeline keeps sharp's limit as a second guard.
+  const open = (limit: number | false): Sharp => sharp(input, { limitInputPixels: limit, failOn: 'error' });
   let meta: Metadata;
   try {
-    meta = await open().metadata();
+    meta = await open(false).metadata();
   } catch (err) {
     throw new ImageError(`${name}: not a readable image (${firstLine(err)})`);
   }
   if (!meta.width || !meta.height) throw new ImageError(`${name}: image has no dimensions`);
+  checkPixelLimit(name, meta.width, meta.height, maxPixels, opts.padTo ?? 1);
   const notes: string[] = [];
   const hasAlpha = meta.hasAlpha === true;
   const colourBands = (meta.channels ?? 3) - (hasAlpha ? 1 : 0);
@@ -75,7 +80,7 @@ export async function readImage(input: string | Uint8Array, opts: ReadImageOptio
   const flatten = hasAlpha && opts.flatten !== undefined && opts.flatten !== false;
   if (flatten) notes.push(`alpha flattened onto ${opts.flatten === true ? 'white' : opts.flatten}`);
 
-  let pipeline = open().rotate();
+  let pipeline = open(maxPixels).rotate();
   if (flatten) pipeline = pipeline.flatten({ background: opts.flatten === true ? '#ffffff' : (opts.flatten as string) });
   // sRGB keeps the alpha band (b-w would drop it); grey sources come back with R = G = B.
   pipeline = pipeline.toColourspace('srgb');
@@ -109,6 +114,17 @@ export async function readImage(input: string | Uint8Array, opts: ReadImageOptio
   }
   const channels = ((grey ? 1 : 3) + (alpha ? 1 : 0)) as 1 | 2 | 3 | 4;
   return { width, height, channels, colour, colourChannels, alpha, notes };
+}
+
+/** Refuse an image whose (padded) size exceeds the pixel limit, before its pixels are decoded. */
+function checkPixelLimit(name: string, width: number, height: number, maxPixels: number, padTo: number): void {
+  const pw = Math.ceil(width / padTo) * padTo;
+  const ph = Math.ceil(height / padTo) * padTo;
+  if (pw * ph <= maxPixels) return;
+  const padded = pw !== width || ph !== height ? ` (${pw}×${ph} once padded to a multiple of ${padTo})` : '';
+  throw new ImageError(
+    `${name}: image is ${width}×${height}${padded}, more than the limit of ${maxPixels} pixels; raise it with --max-pixels (library: the maxPixels option) if you have the memory`,
+  );
 }
 
 /**
@@ -223,7 +239,15 @@ export async function encodeImageBuffer(
     }
     ch = 4;
   }
-  let img = sharp(px, { raw: { width, height, channels: ch }, limitInputPixels: false });
+  try {
+    return await encodeAs(sharp(px, { raw: { width, height, channels: ch }, limitInputPixels: false }), ch, format, opts);
+  } catch (err) {
+    // e.g. WebP's 16383-pixel and JPEG's 65535-pixel side limits: a user-facing condition, not a bug.
+    throw new ImageError(`cannot write a ${width}×${height} image as ${format} (${firstLine(err)})`);
+  }
+}
+
+function encodeAs(img: Sharp, ch: number, format: OutputFormat, opts: EncodeImageOptions): Promise<Buffer> {
   if (ch <= 2) img = img.toColourspace('b-w');
   switch (format) {
     case 'png':

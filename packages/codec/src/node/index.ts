@@ -2,6 +2,7 @@
 export {
   DqCodec,
   DEFAULT_TILE_SIZE,
+  DEFAULT_MAX_PIXELS,
   type DqCodecOptions,
   type EncodeOptions as ImageEncodeOptions,
   type DecodeOptions as ImageDecodeOptions,

@@ -54,7 +54,8 @@ describe('parseManifest', () => {
   it('names the bad field', () => {
     const lv = (m: Record<string, unknown>): Record<string, unknown>[] => m.levels as Record<string, unknown>[];
     const cases: [(m: Record<string, unknown>) => void, RegExp][] = [
-      [(m) => (m.formatVersion = 2), /^manifest\.json: field formatVersion must be 1 \(got 2\)$/],
+      [(m) => (m.formatVersion = 2), /^manifest\.json: field formatVersion is 2: the model was exported by a newer dqcodec \(this one reads version 1\); upgrade dqcodec$/],
+      [(m) => (m.formatVersion = '1'), /^manifest\.json: field formatVersion must be 1 \(got "1"\)$/],
       [(m) => delete m.name, /field name/],
       [(m) => delete m.config, /field config is required/],
       [(m) => (m.levels = []), /field levels must be an array/],
