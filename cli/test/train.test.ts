@@ -61,6 +61,14 @@ describe('dqcodec train', () => {
     expectUserError(runCli(['train', '-c', 'tiny', '-d', data, '-o', join(tmp(), 'out'), '--crop', '64']), /crop 64×64 is larger than every image \(largest is 24×20/);
   });
 
+  it('--resume with --init, and an unknown --lr-schedule', () => {
+    const d = tmp();
+    expectUserError(runCli(['train', '-c', 'tiny', '-d', d, '-o', join(d, 'out'), '--resume', '--init', d]), /--resume and --init exclude each other/);
+    const r = runCli(['train', '-c', 'tiny', '-d', d, '-o', join(d, 'out'), '--lr-schedule', 'linear']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Allowed choices are constant, cosine/);
+  });
+
   it('bad flag values are rejected by the parser', () => {
     const r = runCli(['train', '-c', 'tiny', '-d', '.', '-o', 'x', '--steps', 'many']);
     expect(r.code).not.toBe(0);

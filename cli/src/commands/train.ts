@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseModelConfig, builtinConfigPath, train, type TrainEvent, type ModelConfig } from '@dqcodec/train';
+import { parseModelConfig, builtinConfigPath, train, LR_SCHEDULES, type TrainEvent, type ModelConfig } from '@dqcodec/train';
 import { UserError } from '../errors.js';
 import { intOption, floatOption } from '../options.js';
 
@@ -80,6 +80,9 @@ export function registerTrain(program: Command): void {
     .option('--batch <n>', 'crops per step', intOption(1), 16)
     .option('--crop <px>', 'crop size in pixels (multiple of the total stride)', intOption(8), 64)
     .option('--lr <rate>', 'Adam learning rate (the paper uses 2e-4)', floatOption(0), 2e-4)
+    .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule over the run: constant, or cosine decay to --lr-final').choices([...LR_SCHEDULES]).default('constant'))
+    .option('--lr-final <rate>', 'final learning rate of the cosine schedule (default: --lr / 20)', floatOption(-1e-12))
+    .option('--warmup <steps>', 'linear learning-rate warm-up steps', intOption(0), 0)
     .option('--clip-norm <n>', 'global gradient-norm clipping', floatOption(0), 1.0)
     .option('--weight-decay <n>', 'decoupled (AdamW) weight decay; 0 = plain Adam', floatOption(-1e-12), 0)
     .option('--preview-dropout <p>', 'probability that a step decodes from the upper levels only (trains the progressive preview)', floatOption(-1e-12), 0)
@@ -88,12 +91,14 @@ export function registerTrain(program: Command): void {
     .option('--val-crops <n>', 'number of fixed validation crops', intOption(1), 32)
     .option('--max-side <px>', 'downscale photos so the longer side is at most this (0 keeps full size)', intOption(0), 1024)
     .option('--resume', 'continue from <out>/checkpoint exactly where it stopped', false)
+    .option('--init <checkpoint-dir>', 'start from the weights and codebooks of this checkpoint (same config) with a fresh optimizer at step 0, e.g. to fine-tune')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('-q, --quiet', 'no progress output', false)
     .action(async (o) => {
       const config = await loadConfig(o.config);
       const stride = config.levels[config.levels.length - 1].stride;
       if (o.crop % stride !== 0) throw new UserError(`--crop ${o.crop} must be a multiple of the model's total stride ${stride}`);
+      if (o.resume && o.init) throw new UserError('--resume and --init exclude each other: --resume continues <out>/checkpoint, --init starts a new run from another checkpoint');
       const result = await train({
         config,
         dataDir: o.data,
@@ -102,6 +107,9 @@ export function registerTrain(program: Command): void {
         batchSize: o.batch,
         cropSize: o.crop,
         learningRate: o.lr,
+        lrSchedule: o.lrSchedule,
+        lrFinal: o.lrFinal,
+        warmupSteps: o.warmup,
         clipNorm: o.clipNorm,
         weightDecay: o.weightDecay,
         previewDropout: o.previewDropout,
@@ -110,6 +118,7 @@ export function registerTrain(program: Command): void {
         validationCrops: o.valCrops,
         maxSide: o.maxSide,
         resume: o.resume,
+        initFrom: o.init,
         backend: o.backend,
         onEvent: progressReporter(o.quiet),
       });

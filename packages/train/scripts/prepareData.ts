@@ -1,7 +1,7 @@
 /**
  * Builds the photo dataset from Debian's wallpaper packages (see data/photos.txt):
  *
- *   apt-get install plasma-workspace-wallpapers mate-backgrounds
+ *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
  *   npx tsx packages/train/scripts/prepareData.ts [--out data/photos] [--max-side 1536]
  *
  * Writes <out>/train and <out>/heldout as PNG, downscaled so the longer side is at most
@@ -17,15 +17,26 @@ const { values } = parseArgs({ options: { out: { type: 'string', default: 'data/
 const listPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'data', 'photos.txt');
 const maxSide = Number(values['max-side']);
 
+// A '# <debian-package>:' line names the package of the paths below it; '# heldout:' starts the
+// held-out section (whose paths carry their package in the comment after '#').
 let section: 'train' | 'heldout' = 'train';
-const entries: { path: string; split: 'train' | 'heldout' }[] = [];
+let pkg = '';
+const entries: { path: string; split: 'train' | 'heldout'; pkg: string }[] = [];
 for (const line of readFileSync(listPath, 'utf8').split('\n')) {
   if (line.startsWith('# heldout')) section = 'heldout';
-  if (line.startsWith('/')) entries.push({ path: line.trim(), split: section });
+  const header = /^# ([a-z0-9.+-]+):\s*$/.exec(line);
+  if (header && header[1] !== 'heldout') pkg = header[1];
+  if (line.startsWith('/')) entries.push({ path: line.trim(), split: section, pkg: packageOf(line.trim(), pkg) });
+}
+
+function packageOf(path: string, fallback: string): string {
+  if (path.startsWith('/usr/share/wallpapers/')) return 'plasma-workspace-wallpapers';
+  if (path.startsWith('/usr/share/backgrounds/mate/')) return 'mate-backgrounds';
+  return fallback;
 }
 const missing = entries.filter((e) => !existsSync(e.path));
 if (missing.length > 0) {
-  const pkgs = new Set(missing.map((m) => (m.path.startsWith('/usr/share/wallpapers') ? 'plasma-workspace-wallpapers' : 'mate-backgrounds')));
+  const pkgs = new Set(missing.map((m) => m.pkg));
   console.error(`prepareData: ${missing.length} photos missing (first: ${missing[0].path}); install: apt-get install ${[...pkgs].join(' ')}`);
   process.exit(1);
 }

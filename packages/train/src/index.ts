@@ -9,3 +9,4 @@ export { exportCheckpoint } from './export/fromCheckpoint.js';
 export { loadCheckpoint, CheckpointError } from './train/checkpoint.js';
 export { DatasetError } from './data/dataset.js';
 export { BackendError, selectBackend } from './tfjs/backend.js';
+export { learningRateAt, LR_SCHEDULES, type LrSchedule } from './train/schedule.js';

@@ -30,8 +30,10 @@ export class AdamW implements GradientApplier {
   private readonly b2: number;
   private readonly eps: number;
   private readonly wd: number;
+  private lr: number;
 
-  constructor(private readonly opts: AdamWOptions) {
+  constructor(opts: AdamWOptions) {
+    this.lr = opts.learningRate;
     this.b1 = opts.beta1 ?? 0.9;
     this.b2 = opts.beta2 ?? 0.999;
     this.eps = opts.epsilon ?? 1e-8;
@@ -40,6 +42,16 @@ export class AdamW implements GradientApplier {
 
   get step(): number {
     return this.t;
+  }
+
+  /** The rate of the next update (schedules change it between steps). */
+  get learningRate(): number {
+    return this.lr;
+  }
+
+  set learningRate(lr: number) {
+    if (!(Number.isFinite(lr) && lr >= 0)) throw new Error(`AdamW: learning rate must be a finite number ≥ 0, got ${lr}`);
+    this.lr = lr;
   }
 
   private moment(map: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
@@ -53,7 +65,7 @@ export class AdamW implements GradientApplier {
 
   applyGradients(grads: tf.NamedTensorMap): void {
     this.t++;
-    const lr = this.opts.learningRate;
+    const lr = this.lr;
     // Bias-corrected step size, in float64.
     const alpha = (lr * Math.sqrt(1 - this.b2 ** this.t)) / (1 - this.b1 ** this.t);
     tf.tidy(() => {

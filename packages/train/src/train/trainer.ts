@@ -10,6 +10,7 @@ import { DqAe } from '../tfjs/model.js';
 import { perplexities } from '../tfjs/quantizer.js';
 import { selectBackend, type BackendPreference } from '../tfjs/backend.js';
 import { openImageDataset, CropSampler } from '../data/dataset.js';
+import { learningRateAt, type LrSchedule } from './schedule.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError } from './checkpoint.js';
 import { AdamW } from './adamw.js';
 import { Rng } from '../tfjs/rng.js';
@@ -24,6 +25,12 @@ export interface TrainOptions {
   batchSize: number;
   cropSize: number;
   learningRate: number;
+  /** Learning-rate schedule over [0, steps] (default constant). */
+  lrSchedule?: LrSchedule;
+  /** Final rate of the cosine schedule (default learningRate / 20). */
+  lrFinal?: number;
+  /** Linear warm-up steps (default 0). */
+  warmupSteps?: number;
   clipNorm: number;
   /** Decoupled (AdamW) weight decay; 0 = plain Adam. */
   weightDecay?: number;
@@ -40,6 +47,11 @@ export interface TrainOptions {
   /** Downscale photos so their longer side is at most this (0 = keep). */
   maxSide: number;
   resume: boolean;
+  /**
+   * Start from this checkpoint directory's weights and codebooks (same config) with a fresh
+   * optimizer at step 0: fine-tuning with another recipe or data. Exclusive with resume.
+   */
+  initFrom?: string;
   backend: BackendPreference;
   onEvent?: (e: TrainEvent) => void;
 }
@@ -52,6 +64,8 @@ export interface StepReport {
   /** Per level (bottom first), per codebook perplexity over the batch. */
   perplexity: number[][];
   deadResets: number;
+  /** Learning rate of this step's update. */
+  lr: number;
   msPerStep: number;
 }
 
@@ -119,6 +133,7 @@ function validate(model: DqAe, crops: Float32Array, n: number, size: number): { 
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
+  if (opts.resume && opts.initFrom) throw new CheckpointError('--resume and --init exclude each other');
   const backend = await selectBackend(opts.backend);
   const dataset = await openImageDataset(opts.dataDir, {
     seed: opts.seed,
@@ -145,9 +160,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer.setState(ck.optimizer);
     sampler.restore(ck.rngState as ReturnType<CropSampler['state']>);
     step = ck.step;
+  } else if (opts.initFrom) {
+    const ck = await loadCheckpoint(opts.initFrom);
+    if (!sameConfig(ck.config as ModelConfig, opts.config)) {
+      throw new CheckpointError(`checkpoint ${opts.initFrom} was trained with a different config; --init needs the same --config`);
+    }
+    model = DqAe.create(opts.config, opts.seed);
+    model.setWeights(ck.weights);
   } else {
     model = DqAe.create(opts.config, opts.seed);
   }
+  const schedule = { schedule: opts.lrSchedule ?? 'constant', lr: opts.learningRate, lrFinal: opts.lrFinal, warmupSteps: opts.warmupSteps, totalSteps: opts.steps } as const;
   emit({
     kind: 'start',
     backend: backend.name,
@@ -187,27 +210,33 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       weights: model.getWeights(),
       optimizer: await optimizer.getState(),
       rngState: sampler.state(),
-      meta: { backend: backend.name, seed: opts.seed, batchSize: opts.batchSize, cropSize: opts.cropSize, learningRate: opts.learningRate },
+      meta: { backend: backend.name, seed: opts.seed, batchSize: opts.batchSize, cropSize: opts.cropSize, learningRate: opts.learningRate, lrSchedule: schedule.schedule, lrFinal: opts.lrFinal ?? null, warmupSteps: opts.warmupSteps ?? 0, previewDropout: opts.previewDropout ?? 0, initFrom: opts.initFrom ?? null },
     });
     emit({ kind: 'checkpoint', step, dir: ckDir });
   };
 
-  if (step === 0) await runValidation();
-  while (step < opts.steps) {
-    const t0 = performance.now();
-    const x = tf.tensor4d(sampler.nextBatch(opts.batchSize), [opts.batchSize, opts.cropSize, opts.cropSize, 3]);
-    const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm, keepLevels: previewLevels(opts, step) });
-    x.dispose();
-    step++;
-    const report: StepReport = { step, ...s, msPerStep: performance.now() - t0 };
-    log.write({ type: 'step', ...report });
-    emit({ kind: 'step', report });
-    if (step % opts.validateEvery === 0 || step === opts.steps) {
-      await runValidation();
-      await checkpoint();
+  // Variables are registered globally by name: a run that throws must still release them, or
+  // a later run in the same process would find (and the optimizer update) the stale ones.
+  try {
+    if (step === 0) await runValidation();
+    while (step < opts.steps) {
+      const t0 = performance.now();
+      const x = tf.tensor4d(sampler.nextBatch(opts.batchSize), [opts.batchSize, opts.cropSize, opts.cropSize, 3]);
+      optimizer.learningRate = learningRateAt(schedule, step);
+      const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm, keepLevels: previewLevels(opts, step) });
+      x.dispose();
+      step++;
+      const report: StepReport = { step, ...s, lr: optimizer.learningRate, msPerStep: performance.now() - t0 };
+      log.write({ type: 'step', ...report });
+      emit({ kind: 'step', report });
+      if (step % opts.validateEvery === 0 || step === opts.steps) {
+        await runValidation();
+        await checkpoint();
+      }
     }
+  } finally {
+    model.dispose();
+    optimizer.dispose();
   }
-  model.dispose();
-  optimizer.dispose();
   return { finalStep: step, validations, checkpointDir: ckDir, backend: backend.name };
 }
