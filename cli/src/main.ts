@@ -11,6 +11,8 @@ import { registerDecode } from './commands/decode.js';
 import { registerInfo } from './commands/info.js';
 import { registerFitEntropy } from './commands/fitEntropy.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDetokenize, registerTokens } from './commands/tokens.js';
+import { registerAnalyze } from './commands/analyze.js';
 
 const program = new Command()
   .name('dqcodec')
@@ -26,6 +28,9 @@ registerDecode(program);
 registerInfo(program);
 registerFitEntropy(program);
 registerDemo(program);
+registerTokens(program);
+registerDetokenize(program);
+registerAnalyze(program);
 
 async function main(): Promise<void> {
   try {

@@ -5,3 +5,19 @@
  */
 export * from './core/index.js';
 export * from './node/index.js';
+// Tokens for ML work and codebook analysis (`dqcodec tokens / detokenize / analyze`).
+export {
+  TOKEN_FORMATS,
+  imageTokens,
+  writeTokens,
+  readTokens,
+  detokenize,
+  tokensFile,
+  detokenizeFile,
+  tokenStem,
+  type TokenFormat,
+  type WriteTokensOptions,
+  type TokensFileResult,
+  type DetokenizeFileResult,
+} from './node/tokens.js';
+export { analyzeImages, writeHeatmap, type AnalyzeOptions, type AnalysisReport } from './node/analyze.js';

@@ -15,7 +15,9 @@ export type DqcErrorCode =
   | 'ABSURD_SIZE'
   | 'BAD_INDICES'
   | 'BAD_TABLES'
-  | 'BAD_MANIFEST';
+  | 'BAD_MANIFEST'
+  /** A token file (JSON or .npy, `dqcodec tokens`) is malformed or does not fit its model. */
+  | 'BAD_TOKENS';
 
 export class DqcError extends Error {
   readonly code: DqcErrorCode;

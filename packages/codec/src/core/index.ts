@@ -27,3 +27,21 @@ export { encodeLevel, decodeLevel, parseEntropyTables } from './entropy/level.js
 export { buildEntropyTables, type BuildTablesOptions } from './entropy/train.js';
 export { encodeIndices, decodeIndices, type DecodeOptions, type DecodedIndices, type EncodeOptions, type ImageMeta } from './codec.js';
 export { parseManifest, levelSpecsTopFirst, type Manifest, type ManifestLevel } from './manifest.js';
+export { readNpy, writeNpy, type NpyArray } from './npy.js';
+export {
+  TOKENS_FORMAT,
+  TOKENS_VERSION,
+  makeTokenSet,
+  npyFileName,
+  npyIndices,
+  parseTokens,
+  tokensToJson,
+  tokensSidecarJson,
+  checkTokensForModel,
+  type NpyLoader,
+  type TokenImage,
+  type TokenLevel,
+  type TokenSet,
+} from './tokens.js';
+export { CodebookAnalyzer, type AnalysisLevelSpec, type CodebookStats, type LevelAnalysis, type LevelSummary } from './analysis.js';
+export { miHeatmapSvg, type HeatmapOptions } from './heatmap.js';

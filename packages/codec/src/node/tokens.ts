@@ -1,0 +1,113 @@
+/**
+ * Token files on disk (the formats are in core/tokens.ts): an image's code indices written for ML
+ * work, and read back and decoded into an image.
+ *
+ * Layouts: "json" writes one file; "npy" writes a JSON sidecar `<stem>.tokens.json` (or whatever
+ * name is given) plus one `<stem>.level<i>.npy` per level next to it, level 0 = top. Every file
+ * is written atomically, the sidecar last, so a sidecar never names an array that is not there.
+ */
+import { basename, dirname, join } from 'node:path';
+import { checkTokensForModel, encodeIndices, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '../core/index.js';
+import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions } from './codec.js';
+import { checkNotSameFile, readInputFile, writeFileAtomic } from './files.js';
+import { encodeImageBuffer, outputFormat } from './image.js';
+
+export const TOKEN_FORMATS = ['json', 'npy'] as const;
+export type TokenFormat = (typeof TOKEN_FORMATS)[number];
+
+export interface WriteTokensOptions extends FileOptions {
+  /** Default 'json'. */
+  format?: TokenFormat;
+}
+
+/** An image's tokens (path or encoded bytes), with the model's name and fingerprint. */
+export async function imageTokens(codec: DqCodec, input: string | Uint8Array, opts: EncodeOptions = {}): Promise<TokenSet> {
+  const t = await codec.tokens(input, opts);
+  return makeTokenSet(codec.manifest, t, t.levels);
+}
+
+/** `photo.tokens.json` → `photo`: the stem the npy layout names its arrays after. */
+export function tokenStem(path: string): string {
+  return basename(path).replace(/\.json$/i, '').replace(/\.tokens$/i, '');
+}
+
+/**
+ * Write tokens to `path`: the whole document ('json'), or a sidecar at `path` plus one .npy per
+ * level beside it ('npy'). Returns the files written, the document last.
+ */
+export async function writeTokens(set: TokenSet, path: string, opts: WriteTokensOptions = {}): Promise<string[]> {
+  const write = { overwrite: opts.overwrite };
+  if ((opts.format ?? 'json') === 'json') {
+    await writeFileAtomic(path, tokensToJson(set), write);
+    return [path];
+  }
+  const names = set.levels.map((_, i) => npyFileName(tokenStem(path), i));
+  const written: string[] = [];
+  for (const [i, lv] of set.levels.entries()) {
+    const file = join(dirname(path), names[i]);
+    await writeFileAtomic(file, writeNpy(lv.indices, [lv.M, lv.h, lv.w]), write);
+    written.push(file);
+  }
+  await writeFileAtomic(path, tokensSidecarJson(set, names), write);
+  return [...written, path];
+}
+
+/** Read a token file of either layout; a sidecar's arrays are read from its directory. */
+export async function readTokens(path: string): Promise<TokenSet> {
+  const text = (await readInputFile(path)).toString('utf8');
+  return parseTokens(text, path, async (file) => readInputFile(join(dirname(path), file)));
+}
+
+/**
+ * Tokens → image through the model's decoder. The tokens are packed into an in-memory .dqc
+ * (static entropy coding, colour channels only: tokens hold no alpha) and run through
+ * DqCodec.decode, so detokenizing takes exactly the path that decoding a .dqc file takes and the
+ * two give identical pixels. `name` prefixes error messages.
+ */
+export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOptions & { name?: string } = {}): Promise<DecodedImage> {
+  checkTokensForModel(set, codec.manifest, opts.name);
+  const { width, height, channels, paddedWidth, paddedHeight } = set.image;
+  const meta = { fingerprint: set.model.fingerprint, width, height, channels: channels <= 2 ? 1 : 3, paddedWidth, paddedHeight };
+  const bytes = encodeIndices(set.levels, meta, codec.manifest.entropy, { method: 'static' });
+  return codec.decode(bytes, { levels: opts.levels });
+}
+
+export interface TokensFileResult {
+  output: string;
+  /** Every file written (npy arrays, then the document). */
+  files: string[];
+  tokens: TokenSet;
+}
+
+/** Image file → token file(s). */
+export async function tokensFile(codec: DqCodec, input: string, output: string, opts: WriteTokensOptions & EncodeOptions = {}): Promise<TokensFileResult> {
+  await checkNotSameFile(input, output);
+  const tokens = await imageTokens(codec, input, opts);
+  const files = await writeTokens(tokens, output, opts);
+  return { output, files, tokens };
+}
+
+export interface DetokenizeFileResult {
+  output: string;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  levels: number;
+  totalLevels: number;
+  size: number;
+}
+
+/** Token file → image file (format from `format` or the extension; written atomically). */
+export async function detokenizeFile(
+  codec: DqCodec,
+  input: string,
+  output: string,
+  opts: DecodeOptions & FileOptions & { format?: string; quality?: number } = {},
+): Promise<DetokenizeFileResult> {
+  const format = outputFormat(output, opts.format);
+  await checkNotSameFile(input, output);
+  const img = await detokenize(codec, await readTokens(input), { levels: opts.levels, name: input });
+  const encoded = await encodeImageBuffer(img.pixels, img.width, img.height, img.channels, format, { quality: opts.quality });
+  await writeFileAtomic(output, encoded, { overwrite: opts.overwrite });
+  return { output, width: img.width, height: img.height, channels: img.channels as 1 | 3, levels: img.levels, totalLevels: img.totalLevels, size: encoded.length };
+}
