@@ -19,5 +19,6 @@ export {
   type WriteTokensOptions,
   type TokensFileResult,
   type DetokenizeFileResult,
+  type DetokenizedImage,
 } from './node/tokens.js';
 export { analyzeImages, writeHeatmap, type AnalyzeOptions, type AnalysisReport } from './node/analyze.js';

@@ -67,18 +67,19 @@ export function npyFileName(stem: string, level: number): string {
   return `${stem}.level${level}.npy`;
 }
 
-/** One level as nested JSON rows, one row per line (readable, and diff-able). */
+/** One level as nested JSON rows, one row per line, indented to sit under `"indices": ` (readable, diff-able). */
 function nestedIndices({ M, h, w, indices }: LevelIndices): string {
+  const pad = (n: number): string => ' '.repeat(n);
   const planes: string[] = [];
   for (let m = 0; m < M; m++) {
     const rows: string[] = [];
     for (let y = 0; y < h; y++) {
       const at = (m * h + y) * w;
-      rows.push(`[${Array.prototype.join.call(indices.subarray(at, at + w), ',')}]`);
+      rows.push(`${pad(10)}[${Array.prototype.join.call(indices.subarray(at, at + w), ', ')}]`);
     }
-    planes.push(`[\n${rows.join(',\n')}\n]`);
+    planes.push(`${pad(8)}[\n${rows.join(',\n')}\n${pad(8)}]`);
   }
-  return `[\n${planes.join(',\n')}\n]`;
+  return `[\n${planes.join(',\n')}\n${pad(6)}]`;
 }
 
 function documentJson(set: TokenSet, levelField: (i: number) => Record<string, unknown>): string {

@@ -12,6 +12,9 @@ import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions }
 import { checkNotSameFile, readInputFile, writeFileAtomic } from './files.js';
 import { encodeImageBuffer, outputFormat } from './image.js';
 
+/** Decoded tokens: like DecodedImage, without the header of a .dqc file (there is none). */
+export type DetokenizedImage = Omit<DecodedImage, 'header'>;
+
 export const TOKEN_FORMATS = ['json', 'npy'] as const;
 export type TokenFormat = (typeof TOKEN_FORMATS)[number];
 
@@ -64,12 +67,13 @@ export async function readTokens(path: string): Promise<TokenSet> {
  * DqCodec.decode, so detokenizing takes exactly the path that decoding a .dqc file takes and the
  * two give identical pixels. `name` prefixes error messages.
  */
-export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOptions & { name?: string } = {}): Promise<DecodedImage> {
+export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOptions & { name?: string } = {}): Promise<DetokenizedImage> {
   checkTokensForModel(set, codec.manifest, opts.name);
   const { width, height, channels, paddedWidth, paddedHeight } = set.image;
   const meta = { fingerprint: set.model.fingerprint, width, height, channels: channels <= 2 ? 1 : 3, paddedWidth, paddedHeight };
   const bytes = encodeIndices(set.levels, meta, codec.manifest.entropy, { method: 'static' });
-  return codec.decode(bytes, { levels: opts.levels });
+  const { header: _header, ...image } = await codec.decode(bytes, { levels: opts.levels });
+  return image;
 }
 
 export interface TokensFileResult {
