@@ -118,6 +118,23 @@ describe('dqcodec encode / decode / info (in-process)', () => {
     expect([q.code, q.stdout, q.stderr]).toEqual([0, '', '']);
   });
 
+  it('--quality low stores only the top level; --levels is checked against the model', async () => {
+    const hi = join(tmp(), 'hi.dqc');
+    const lo = join(tmp(), 'lo.dqc');
+    expect((await cli(['encode', photo, '-o', hi, '-m', model])).code).toBe(0);
+    const e = await cli(['encode', photo, '-o', lo, '-m', model, '--quality', 'low']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(readFileSync(lo).length).toBeLessThan(readFileSync(hi).length);
+    const j = JSON.parse((await cli(['info', lo, '--json', '-m', model])).stdout);
+    expect(j.levels.map((l: { stride: number }) => l.stride)).toEqual([8]);
+    const d = await cli(['decode', lo, '-o', join(tmp(), 'lo.png'), '-m', model]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/1 of 2 levels/);
+    expect((await cli(['encode', photo, '-o', join(tmp(), 'l2.dqc'), '-m', model, '--quality', 'low', '--levels', '2'])).code).toBe(0); // --levels wins
+    expectUserError(await cli(['encode', photo, '-o', join(tmp(), 'l3.dqc'), '-m', model, '--levels', '3']), /--levels 3: model .* has 2 levels/);
+    expect((await cli(['encode', photo, '-o', join(tmp(), 'q.dqc'), '-m', model, '--quality', 'best'])).code).not.toBe(0);
+  });
+
   it('notes (16-bit) are printed unless --quiet', async () => {
     const { default: sharp } = await import('sharp');
     const p = join(tmp(), 'deep.png');

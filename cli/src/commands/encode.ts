@@ -1,15 +1,25 @@
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Command, Option } from 'commander';
-import { INPUT_EXTENSIONS, type EncodeFileResult } from '@dqcodec/codec';
+import { INPUT_EXTENSIONS, QUALITIES, levelsForQuality, type DqCodec, type EncodeFileResult, type Quality } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
+import { intOption } from '../options.js';
 import { addCodecOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
 
 interface EncodeFlags extends CodecFlags {
   out: string;
   flatten?: string | boolean;
   method: 'context' | 'static';
+  quality: Quality;
+  levels?: number;
   overwrite: boolean;
+}
+
+/** Levels to store: --levels wins over --quality; both are checked against the model. */
+function storedLevels(o: EncodeFlags, codec: DqCodec): number {
+  const total = codec.manifest.levels.length;
+  if (o.levels !== undefined && o.levels > total) throw new UserError(`--levels ${o.levels}: model ${codec.manifest.name} has ${total} level${total === 1 ? '' : 's'}`);
+  return o.levels ?? levelsForQuality(o.quality, total);
 }
 
 function summary(input: string, r: EncodeFileResult): string {
@@ -24,6 +34,12 @@ export function registerEncode(program: Command): void {
     .requiredOption('-o, --out <path>', 'output .dqc file; a directory when several inputs, a directory or a glob are given')
     .option('--flatten [colour]', 'composite transparency onto a background (default white) instead of storing alpha losslessly')
     .addOption(new Option('--method <name>', 'entropy coding method').choices(['context', 'static']).default('context'))
+    .addOption(
+      new Option('--quality <name>', 'operating point: high stores every level; low stores only the top level (a much smaller file, a coarse image)')
+        .choices([...QUALITIES])
+        .default('high'),
+    )
+    .option('--levels <n>', 'store only the top n levels (overrides --quality)', intOption(1))
     .option('--no-overwrite', 'refuse to replace existing outputs (by default they are replaced atomically)');
   addCodecOptions(cmd).action(async (inputs: string[], o: EncodeFlags) => {
     const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
@@ -37,7 +53,7 @@ export function registerEncode(program: Command): void {
       }
       const codec = await openCodec(o);
       try {
-        const r = await codec.encodeFile(input, o.out, { flatten: o.flatten, method: o.method, overwrite: o.overwrite });
+        const r = await codec.encodeFile(input, o.out, { flatten: o.flatten, method: o.method, levels: storedLevels(o, codec), overwrite: o.overwrite });
         if (!o.quiet) {
           process.stdout.write(`${summary(input, r)}\n`);
           for (const n of r.notes) process.stderr.write(`note: ${input}: ${n}\n`);
@@ -54,8 +70,9 @@ export function registerEncode(program: Command): void {
     const jobs = mapOutputs(expanded.files, o.out, '.dqc');
     const codec = await openCodec(o);
     try {
+      const levels = storedLevels(o, codec);
       await runBatch('encode', jobs, expanded.missing, o.quiet, async (job) => {
-        const r = await codec.encodeFile(job.input, job.output, { flatten: o.flatten, method: o.method, overwrite: o.overwrite });
+        const r = await codec.encodeFile(job.input, job.output, { flatten: o.flatten, method: o.method, levels, overwrite: o.overwrite });
         return { line: summary(job.input, r), notes: r.notes };
       });
     } finally {

@@ -11,7 +11,7 @@
  * the file is still downloading, starting the preview as soon as the header and the top level's
  * stream have arrived.
  */
-import { decodeIndices, DqcError, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
+import { checkHeaderFitsModel, decodeIndices, DqcError, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
 import { loadModel, type DecoderIo, type LoadedModel, type ModelSource } from './model.js';
 import { applyAlpha, copyToRgba, type RgbaImage } from './pixels.js';
@@ -404,17 +404,7 @@ export class WebDecoder {
         `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${m.name} is ${m.fingerprint.slice(0, 16)}…)`,
       );
     }
-    const L = m.levels.length;
-    if (header.levels.length !== L) throw new DqcError('BAD_HEADER', `file has ${header.levels.length} levels but model ${m.name} has ${L}`);
-    if (header.paddedWidth % m.totalStride !== 0 || header.paddedHeight % m.totalStride !== 0) {
-      throw new DqcError('BAD_HEADER', `padded size ${header.paddedWidth}×${header.paddedHeight} is not a multiple of the model's stride ${m.totalStride}`);
-    }
-    header.levels.forEach((lv, i) => {
-      const ml = m.levels[L - 1 - i];
-      if (lv.M !== ml.M || lv.K !== ml.K || lv.w * ml.stride !== header.paddedWidth) {
-        throw new DqcError('BAD_HEADER', `level ${i} of the file (M=${lv.M}, K=${lv.K}, ${lv.w}×${lv.h}) does not fit model ${m.name} (M=${ml.M}, K=${ml.K}, stride ${ml.stride})`);
-      }
-    });
+    checkHeaderFitsModel(header, m);
     return header;
   }
 
@@ -469,12 +459,14 @@ export class WebDecoder {
   }
 
   /** Entropy-decode the top `n` levels of `bytes` and reconstruct the image from them. */
-  private async decodeStage(bytes: Uint8Array, header: DqcHeader, n: number, final: boolean, t0: number, signal: AbortSignal | undefined): Promise<DecodeResult> {
+  private async decodeStage(bytes: Uint8Array, header: DqcHeader, requested: number, final: boolean, t0: number, signal: AbortSignal | undefined): Promise<DecodeResult> {
     const m = this.manifest;
     const L = m.levels.length;
     const io = this.io;
     const tA = now();
-    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: final && n === L, limits: this.settings.limits });
+    // A file may hold only its model's top levels (the low-rate operating point).
+    const n = Math.min(requested, header.levels.length);
+    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: final && n === header.levels.length, limits: this.settings.limits });
     const tB = now();
     const { width, height, paddedWidth, paddedHeight } = header;
     const channels = header.channels as 1 | 2 | 3 | 4;

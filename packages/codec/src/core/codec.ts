@@ -51,7 +51,11 @@ export interface DecodedIndices {
   alpha: Uint8Array | null;
 }
 
-/** Encode index maps (TOP level first) into a complete .dqc file. */
+/**
+ * Encode index maps (TOP level first) into a complete .dqc file. `levels` may be fewer than the
+ * tables describe: the file then holds the model's top levels only (coded with the tables' first
+ * entries; tablesCrc still identifies the whole table set).
+ */
 export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tables?: EntropyTables, options: EncodeOptions = {}): Uint8Array {
   const method = options.method ?? 'context';
   const specs: LevelSpec[] = levels.map(({ M, K }) => ({ M, K }));
@@ -106,8 +110,9 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
   return { header, levels, alpha };
 }
 
+/** The file's levels must be the tables' first (top) levels: fewer is allowed, more is not. */
 function checkTablesFit(specs: LevelSpec[], tables: CompiledLevelTables[]): void {
-  if (tables.length !== specs.length) {
+  if (tables.length < specs.length) {
     throw new DqcError('MODEL_MISMATCH', `entropy tables describe ${tables.length} levels but the file has ${specs.length}`);
   }
   specs.forEach((s, i) => {

@@ -2,7 +2,7 @@
  * manifest.json: the model bundle's description. Written by the exporter (packages/train),
  * read by every decoder, so it is validated field by field with messages that name the field.
  */
-import { MAX_LEVELS, MAX_M } from './container.js';
+import { MAX_LEVELS, MAX_M, type DqcHeader } from './container.js';
 import { DqcError, isDqcError } from './errors.js';
 import { compileTables, type EntropyTables } from './entropy/tables.js';
 import type { LevelSpec } from './entropy/types.js';
@@ -153,4 +153,26 @@ export function parseManifest(json: unknown): Manifest {
 /** The manifest's levels as (M, K) in .dqc order: TOP first. */
 export function levelSpecsTopFirst(manifest: Pick<Manifest, 'levels'>): LevelSpec[] {
   return manifest.levels.map(({ M, K }) => ({ M, K })).reverse();
+}
+
+/**
+ * Check that a header (whose fingerprint was already compared) fits this model: padding a
+ * multiple of the total stride, and its levels the model's TOP levels, top first, with their M,
+ * K and shapes. A file may hold fewer levels than the model (a low-rate operating point: the top
+ * levels only, decoded like a progressive preview), never more.
+ */
+export function checkHeaderFitsModel(header: DqcHeader, manifest: Pick<Manifest, 'name' | 'levels' | 'totalStride'>): void {
+  const L = manifest.levels.length;
+  const n = header.levels.length;
+  if (n > L) throw new DqcError('BAD_HEADER', `file has ${n} levels but model ${manifest.name} has only ${L}`);
+  const S = manifest.totalStride;
+  if (header.paddedWidth % S !== 0 || header.paddedHeight % S !== 0) {
+    throw new DqcError('BAD_HEADER', `padded size ${header.paddedWidth}×${header.paddedHeight} is not a multiple of the model's stride ${S}`);
+  }
+  header.levels.forEach((lv, i) => {
+    const ml = manifest.levels[L - 1 - i];
+    if (lv.M !== ml.M || lv.K !== ml.K || lv.w * ml.stride !== header.paddedWidth || lv.h * ml.stride !== header.paddedHeight) {
+      throw new DqcError('BAD_HEADER', `level ${i} of the file (M=${lv.M}, K=${lv.K}, ${lv.w}×${lv.h}) does not fit model ${manifest.name} (M=${ml.M}, K=${ml.K}, stride ${ml.stride})`);
+    }
+  });
 }

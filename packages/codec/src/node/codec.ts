@@ -12,6 +12,7 @@ import {
   DqcError,
   encodeIndices,
   isDqcError,
+  checkHeaderFitsModel,
   readHeader,
   type ContainerLimits,
   type DqcHeader,
@@ -63,6 +64,20 @@ export interface EncodeOptions {
   flatten?: boolean | string;
   /** Entropy coding method (default 'context'). */
   method?: EntropyMethod;
+  /**
+   * Store only the top N levels (default: all). Fewer levels = a smaller file and a coarser image:
+   * the low-rate operating point (see QUALITY_LEVELS). Decoders treat such a file like a preview.
+   */
+  levels?: number;
+}
+
+/** Named operating points: how many top levels a file stores ('high' = all of them). */
+export type Quality = 'high' | 'low';
+export const QUALITIES: readonly Quality[] = ['high', 'low'];
+
+/** Levels stored for a quality on a model with `total` levels. */
+export function levelsForQuality(quality: Quality, total: number): number {
+  return quality === 'low' ? 1 : total;
 }
 
 export interface ImageTokens {
@@ -295,10 +310,13 @@ export class DqCodec {
     const t0 = performance.now();
     const img = await this.read(input, opts);
     const t1 = performance.now();
+    const L = this.manifest.levels.length;
+    const keep = opts.levels ?? L;
+    if (!Number.isInteger(keep) || keep < 1 || keep > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${keep})`);
     const tok = await this.tokensOf(img);
     const t2 = performance.now();
     const bytes = encodeIndices(
-      tok.levels,
+      tok.levels.slice(0, keep),
       { fingerprint: this.manifest.fingerprint, width: tok.width, height: tok.height, channels: tok.channels, paddedWidth: tok.paddedWidth, paddedHeight: tok.paddedHeight },
       this.manifest.entropy,
       { method: opts.method, limits: this.limits, alpha: tok.alpha ?? undefined },
@@ -330,7 +348,7 @@ export class DqCodec {
     }
   }
 
-  /** Check a header's shapes against this model (after its fingerprint matched). */
+  /** Check a header against this model: same fingerprint, and levels that fit (core's rules). */
   private checkHeader(header: DqcHeader): void {
     const m = this.manifest;
     if (header.fingerprint !== m.fingerprint) {
@@ -339,28 +357,20 @@ export class DqCodec {
         `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${m.name} is ${m.fingerprint.slice(0, 16)}…)`,
       );
     }
-    const L = m.levels.length;
-    if (header.levels.length !== L) throw new DqcError('BAD_HEADER', `file has ${header.levels.length} levels but model ${m.name} has ${L}`);
-    if (header.paddedWidth % m.totalStride !== 0 || header.paddedHeight % m.totalStride !== 0) {
-      throw new DqcError('BAD_HEADER', `padded size ${header.paddedWidth}×${header.paddedHeight} is not a multiple of the model's stride ${m.totalStride}`);
-    }
-    header.levels.forEach((lv, i) => {
-      const ml = m.levels[L - 1 - i];
-      if (lv.M !== ml.M || lv.K !== ml.K || lv.w * ml.stride !== header.paddedWidth) {
-        throw new DqcError('BAD_HEADER', `level ${i} of the file (M=${lv.M}, K=${lv.K}, ${lv.w}×${lv.h}) does not fit model ${m.name} (M=${ml.M}, K=${ml.K}, stride ${ml.stride})`);
-      }
-    });
+    checkHeaderFitsModel(header, m);
   }
 
   /** .dqc bytes → image. */
   async decode(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
     const m = this.manifest;
     const L = m.levels.length;
-    const n = opts.levels ?? L;
-    if (!Number.isInteger(n) || n < 1 || n > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${n})`);
+    const requested = opts.levels ?? L;
+    if (!Number.isInteger(requested) || requested < 1 || requested > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${requested})`);
     const t0 = performance.now();
     const header = this.readHeader(bytes);
     this.checkHeader(header);
+    // A file holding only its model's top levels (a low-rate operating point) decodes like a preview.
+    const n = Math.min(requested, header.levels.length);
     const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.limits });
     const t1 = performance.now();
     const { width, height, paddedWidth, paddedHeight } = header;

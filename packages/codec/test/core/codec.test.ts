@@ -34,6 +34,19 @@ describe('encodeIndices / decodeIndices', () => {
     expect(decodeIndices(file, { tables, maxLevels: 0 }).levels).toEqual([]);
   });
 
+  it('a file may hold only the top levels (the low-rate operating point), coded with the first tables', () => {
+    const full = encodeIndices(levels, SMALL_META, tables);
+    const top = encodeIndices([levels[0]], SMALL_META, tables);
+    expect(top.length).toBeLessThan(full.length);
+    const h = readHeader(top);
+    expect(h.levels).toHaveLength(1);
+    expect(h.tablesCrc).toBe(readHeader(full).tablesCrc); // identifies the whole table set
+    expect(decodeIndices(top, { tables }).levels).toEqual([levels[0]]);
+    // The top stream is byte-identical to the full file's: the same statistics code it.
+    const stream = (f: Uint8Array): Uint8Array => f.subarray(readHeader(f).levels[0].streamOffset, readHeader(f).levels[0].streamOffset + readHeader(f).levels[0].streamLength);
+    expect(Buffer.compare(stream(top), stream(full))).toBe(0);
+  });
+
   it('a file from another model is MODEL_MISMATCH', () => {
     const file = encodeIndices(levels, SMALL_META, tables);
     expect(errorCode(() => decodeIndices(file, { tables, expectedFingerprint: 'b'.repeat(64) }))).toBe('MODEL_MISMATCH');
@@ -49,7 +62,8 @@ describe('encodeIndices / decodeIndices', () => {
     expect(errorCode(() => encodeIndices(outOfRange, SMALL_META))).toBe('BAD_INDICES');
     expect(errorCode(() => encodeIndices(levels, { ...SMALL_META, paddedWidth: 48 }))).toBe('BAD_HEADER');
     expect(errorCode(() => encodeIndices([levels[1], levels[0]], SMALL_META))).toBe('BAD_HEADER'); // bottom first by mistake
-    expect(errorCode(() => encodeIndices([levels[0]], SMALL_META, tables))).toBe('MODEL_MISMATCH');
+    expect(errorCode(() => encodeIndices([levels[1]], SMALL_META, tables))).toBe('MODEL_MISMATCH'); // not the top level
+    expect(errorCode(() => encodeIndices([...levels, levels[1]], SMALL_META, tables))).toBe('MODEL_MISMATCH'); // more levels than the tables
     expect(errorCode(() => encodeIndices(levels, SMALL_META, { ...tables, version: 2 } as unknown as EntropyTables))).toBe('BAD_TABLES');
   });
 

@@ -200,6 +200,20 @@ describe('encode / decode', () => {
     for (const levels of [0, 3, 1.5]) await expect(codec.decode(bytes, { levels })).rejects.toThrow(RangeError);
   });
 
+  it('levels at encode: a top-level-only file is smaller and decodes like the full file\'s preview', async () => {
+    const [w, h] = [40, 24];
+    const input = await png(photoPixels(w, h, 3), w, h, 3);
+    const full = await codec.encode(input);
+    const low = await codec.encode(input, { levels: 1 });
+    expect(low.length).toBeLessThan(full.length);
+    expect(readHeader(low).levels).toHaveLength(1);
+    const d = await codec.decode(low);
+    expect(d).toMatchObject({ width: w, height: h, levels: 1, totalLevels: 2 });
+    expect(Buffer.compare(d.pixels, (await codec.decode(full, { levels: 1 })).pixels)).toBe(0);
+    expect((await codec.decode(low, { levels: 2 })).levels).toBe(1); // asks for more than the file has: what it has
+    for (const levels of [0, 3, 0.5]) await expect(codec.encode(input, { levels })).rejects.toThrow(RangeError);
+  });
+
   it('tokens are the index maps stored in the file (top level first)', async () => {
     const w = 40, h = 32;
     const input = await png(photoPixels(w, h), w, h, 3);
