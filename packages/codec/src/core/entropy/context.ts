@@ -65,14 +65,51 @@ export class Neighbourhood {
       this.push(this.cross[v]);
       prevState = (x > 0 && idx[j - 1] === v ? 1 : 0) | (y > 0 && idx[j - w] === v ? 2 : 0);
     }
-    const lBase = (m * K + L) * T;
-    const uBase = (m * K + U) * T;
-    for (let t = 0; t < T; t++) {
-      if (L >= 0) this.push(succ[lBase + t]);
-      if (U >= 0) this.push(succ[uBase + t]);
-    }
+    if (T > 0) this.pushSuccessors(m * K, L, U);
     const nb = eq(L, U) | (eq(L, UL) << 1) | (eq(U, UR) << 2) | (eq(U, UL) << 3);
     this.ctx = nb * 5 + prevState;
+  }
+
+  /**
+   * Append succ[m][L][t] and succ[m][U][t], interleaved, t = 0..T−1 (§6.2). Successor codes are
+   * never absent, so the duplicate test is done without branches: the code is always written at
+   * cand[n], and n advances only when its stamp is not this symbol's tick.
+   */
+  private pushSuccessors(mK: number, L: number, U: number): void {
+    const { T, succ, stamp, cand } = this;
+    const tick = this.tick;
+    let n = this.n;
+    if (L >= 0 && U >= 0) {
+      const lBase = (mK + L) * T;
+      const uBase = (mK + U) * T;
+      for (let t = 0; t < T; t++) {
+        const a = succ[lBase + t];
+        cand[n] = a;
+        n += isNot(stamp[a], tick);
+        stamp[a] = tick;
+        const b = succ[uBase + t];
+        cand[n] = b;
+        n += isNot(stamp[b], tick);
+        stamp[b] = tick;
+      }
+    } else if (L >= 0 || U >= 0) {
+      const base = (mK + (L >= 0 ? L : U)) * T;
+      for (let t = 0; t < T; t++) {
+        const a = succ[base + t];
+        cand[n] = a;
+        n += isNot(stamp[a], tick);
+        stamp[a] = tick;
+      }
+    }
+    this.n = n;
+  }
+
+  /** Position of code v in `cand`, or −1 (a linear scan: n is small and v usually comes early). */
+  indexOf(v: number): number {
+    if (this.stamp[v] !== this.tick) return -1;
+    const { cand, n } = this;
+    for (let j = 0; j < n; j++) if (cand[j] === v) return j;
+    return -1;
   }
 
   /** Note the final code at (m, y, x) (feeds the cross-codebook cache of codebook m). */
@@ -86,6 +123,12 @@ export class Neighbourhood {
       this.cand[this.n++] = v;
     }
   }
+}
+
+/** 1 when a ≠ b, else 0, without a branch (int32 inputs). */
+function isNot(a: number, b: number): number {
+  const d = a ^ b;
+  return (d | -d) >>> 31;
 }
 
 /** 1 when both neighbours exist and hold the same code. */

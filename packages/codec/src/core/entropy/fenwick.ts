@@ -9,6 +9,8 @@ export class FreqTable {
   private readonly tree: Int32Array;
   private readonly topBit: number;
   total = 0;
+  /** prefix(s) of the symbol s that findScaled last returned. */
+  foundPrefix = 0;
 
   constructor(freqs: ArrayLike<number>) {
     this.n = freqs.length;
@@ -39,15 +41,17 @@ export class FreqTable {
 
   /** Sum of freq[0..s). */
   prefix(s: number): number {
+    const tree = this.tree;
     let sum = 0;
-    for (let i = s; i > 0; i -= i & -i) sum += this.tree[i];
+    for (let i = s; i > 0; i -= i & -i) sum += tree[i];
     return sum;
   }
 
   add(s: number, delta: number): void {
+    const { tree, n } = this;
     this.freq[s] += delta;
     this.total += delta;
-    for (let i = s + 1; i <= this.n; i += i & -i) this.tree[i] += delta;
+    for (let i = s + 1; i <= n; i += i & -i) tree[i] += delta;
   }
 
   /** The symbol s with prefix(s) ≤ target < prefix(s+1); caller guarantees 0 ≤ target < total. */
@@ -67,19 +71,29 @@ export class FreqTable {
   /**
    * Largest s in [0, n) with g(s) ≤ u, where g(s) = s + floor(prefix(s)·mass / total) is the
    * scaled cumulative of docs/format.md §6.3 (strictly increasing, so a Fenwick descent works).
+   * Also leaves prefix(s) in `foundPrefix`: the descent has summed it already, and the caller
+   * needs it for the symbol's interval, so this saves a second O(log n) walk.
    */
   findScaled(u: number, mass: number, total: number): number {
+    const { tree, n } = this;
     let pos = 0;
     let sum = 0;
     for (let step = this.topBit; step > 0; step >>= 1) {
       const next = pos + step;
-      if (next > this.n) continue;
-      const s = sum + this.tree[next];
-      if (next + Math.floor((s * mass) / total) <= u) {
+      if (next > n) continue;
+      const s = sum + tree[next];
+      // next + floor(s·mass/total) ≤ u, multiplied out (exact: both sides < 2^53).
+      if (s * mass < (u - next + 1) * total) {
         pos = next;
         sum = s;
       }
     }
-    return Math.min(pos, this.n - 1);
+    // pos = n only when u is past g(n−1)'s interval, which a valid target never is; clamp anyway.
+    if (pos === n) {
+      pos = n - 1;
+      sum -= this.freq[pos];
+    }
+    this.foundPrefix = sum;
+    return pos;
   }
 }
