@@ -157,8 +157,8 @@ export class FuzzStats {
 export interface RunOptions {
   /** A case slower than this is a failure (the hang bound). */
   caseLimitMs: number;
-  /** Called before each case (the fuzz script's watchdog heartbeat). */
-  onCase?: (c: FuzzCase) => void;
+  /** Called before each case (the fuzz script's watchdog heartbeat; it may yield to the event loop). */
+  onCase?: (c: FuzzCase) => void | Promise<void>;
 }
 
 /** Run cases [start, start + count) of `seed` through `run`, checking the time bound. */
@@ -173,7 +173,7 @@ export async function runCases(
 ): Promise<FuzzStats> {
   for (let i = start; i < start + count; i++) {
     const c = makeCase(corpus, seed, i);
-    opts.onCase?.(c);
+    await opts.onCase?.(c);
     const t0 = performance.now();
     const outcome = await run(c);
     const ms = performance.now() - t0;
