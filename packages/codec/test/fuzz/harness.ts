@@ -139,7 +139,8 @@ export class FuzzStats {
   line(): string {
     const rejected = [...this.outcomes].filter(([k]) => k !== 'decoded').sort((a, b) => b[1] - a[1]);
     const n = rejected.reduce((s, [, v]) => s + v, 0);
-    return `${this.cases} cases: decoded ${this.decoded}, rejected ${n} (${rejected.map(([k, v]) => `${k} ${v}`).join(', ')}); slowest ${this.maxMs.toFixed(1)} ms`;
+    const slowest = this.maxMs > 0 ? `; slowest ${this.maxMs.toFixed(1)} ms` : '';
+    return `${this.cases} cases: decoded ${this.decoded}, rejected ${n} (${rejected.map(([k, v]) => `${k} ${v}`).join(', ')})${slowest}`;
   }
 
   toJSON(): object {
