@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DqCodec, writeFileAtomic } from '../../src/index.js';
@@ -101,6 +102,16 @@ describe('devices and FIFOs are written in place', () => {
     expect(statSync('/dev/full').isCharacterDevice()).toBe(true);
     await writeFileAtomic('/dev/null', new Uint8Array(1000));
     expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+  });
+
+  it('other special files (a socket) are refused, not replaced', async () => {
+    const path = join(tmp(), 'sock');
+    const server = createServer().listen(path);
+    await new Promise((r) => server.once('listening', r));
+    const e = await rejection(writeFileAtomic(path, new Uint8Array(10)));
+    expect([e.name, e.message]).toEqual(['FileError', `cannot write ${path}: not a regular file`]);
+    expect(statSync(path).isSocket()).toBe(true);
+    server.close();
   });
 
   it('a FIFO receives the data and stays a FIFO', async () => {
