@@ -48,8 +48,14 @@ export interface DqCodecOptions {
    * image size; 0 disables tiling (whole image in one run).
    */
   tileSize?: number;
-  /** Keep onnxruntime's memory arena between runs (faster, but holds the peak; default false). */
+  /**
+   * Keep onnxruntime's memory arena between runs: faster (no page faults for fresh buffers), but
+   * the session keeps its peak until close(). Default: on for the decoder graph (decoding speed;
+   * its arena peaks near 0.25 GB at 1024 px tiles), off for the encoder and quantizer.
+   */
   memArena?: boolean;
+  /** Rewrite ConvTranspose into sub-pixel Conv + DepthToSpace for the CPU EP (default true; see graphRewrite.ts). */
+  rewriteGraphs?: boolean;
   /** Largest image accepted, in pixels of the padded size (default DEFAULT_MAX_PIXELS); checked before anything is allocated. */
   maxPixels?: number;
   /**
@@ -198,7 +204,8 @@ export class DqCodec {
     const bytes = await readVerifiedGraph(this.bundle, key);
     let session: ort.InferenceSession;
     try {
-      session = await createSession(bytes, key, { ep: this.opts.ep ?? 'cpu', threads: this.opts.threads, memArena: this.opts.memArena });
+      const memArena = this.opts.memArena ?? key === 'decoder';
+      session = await createSession(bytes, key, { ep: this.opts.ep ?? 'cpu', threads: this.opts.threads, memArena, rewrite: this.opts.rewriteGraphs });
     } catch (err) {
       if (err instanceof ExecutionProviderError) throw err;
       throw new ModelError(`model ${this.modelDir}: cannot load ${this.manifest.graphs[key]}: ${(err as Error).message.split('\n')[0]}`);

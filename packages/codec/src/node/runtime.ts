@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { subpixelConvTranspose } from './graphRewrite.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda'];
@@ -25,6 +26,11 @@ export interface SessionOptions {
    * the OS, so the peak of the largest tile stays resident). Default false.
    */
   memArena?: boolean;
+  /**
+   * Hand the CPU EP sub-pixel convolutions instead of its slow ConvTranspose (graphRewrite.ts;
+   * same function up to float rounding). Default true; ignored for CUDA, whose ConvTranspose is fine.
+   */
+  rewrite?: boolean;
 }
 
 /** The CUDA EP ships separately; this is what users need to run to get it. */
@@ -55,7 +61,8 @@ export function cudaAvailable(): boolean {
 export async function createSession(graph: Uint8Array, what: string, opts: SessionOptions): Promise<ort.InferenceSession> {
   if (opts.ep === 'cuda' && !cudaAvailable()) throw new ExecutionProviderError(CUDA_INSTALL_HINT);
   try {
-    return await ort.InferenceSession.create(graph, {
+    const bytes = opts.ep === 'cpu' && opts.rewrite !== false ? subpixelConvTranspose(graph).bytes : graph;
+    return await ort.InferenceSession.create(bytes, {
       executionProviders: [opts.ep],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,
