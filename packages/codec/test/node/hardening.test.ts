@@ -201,6 +201,18 @@ describe('concurrency and determinism', () => {
     expect(results).toEqual(expected);
   });
 
+  it('thread count and tile size do not change the bytes or the pixels', async () => {
+    const results: string[] = [];
+    for (const [threads, tileSize] of [[1, 1024], [2, 1024], [1, 64], [2, 0]]) {
+      const c = await DqCodec.load(model, { threads, tileSize });
+      const files = await Promise.all(inputs.slice(0, 3).map((x) => c.encode(x)));
+      const pixels = await Promise.all(files.map(async (f) => sha((await c.decode(f)).pixels)));
+      results.push([...files.map(sha), ...pixels].join());
+      await c.close();
+    }
+    expect(new Set(results).size).toBe(1);
+  });
+
   it('separate codec instances running in parallel agree with each other', async () => {
     const codecs = await Promise.all([1, 2, 3].map(() => DqCodec.load(model)));
     const all = await Promise.all(codecs.map((c) => Promise.all(inputs.map(async (x) => sha(await c.encode(x))))));
