@@ -31,9 +31,9 @@ export const DEFAULT_TILE_SIZE = 1024;
 
 /**
  * Default largest image (2^26 ≈ 67 megapixels, e.g. 8192×8192, padded size) that DqCodec encodes
- * or decodes. Memory grows with the image (about 7 bytes per pixel on top of the tile's working
- * set, BENCHMARKS.md "Hardening"), so a 300-byte file cannot make it allocate gigabytes unless
- * the caller raised this (DqCodecOptions.maxPixels, CLI --max-pixels).
+ * or decodes. Memory grows with the image (about 9 bytes per pixel on top of the tile's working
+ * set, measured in BENCHMARKS.md "Hardening"), so a 300-byte file cannot make it allocate
+ * gigabytes unless the caller raised this (DqCodecOptions.maxPixels, CLI --max-pixels).
  */
 export const DEFAULT_MAX_PIXELS = 2 ** 26;
 
