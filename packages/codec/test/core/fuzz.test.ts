@@ -10,7 +10,7 @@ import { DqcError } from '../../src/core/index.js';
 import { coreCorpus } from '../fuzz/corpus.js';
 import { checkMayDecode, FuzzFailure, makeCase, rejectionReason, runCases, runCoreCase } from '../fuzz/harness.js';
 
-const CI_CASES = 5000;
+const CI_CASES = 10_000;
 
 describe('fuzzing the core decoder', () => {
   it(`${CI_CASES} seeded mutated files: no crash, no hang, clean rejections, no garbage accepted`, async () => {
