@@ -45,3 +45,4 @@ export {
 } from './tokens.js';
 export { CodebookAnalyzer, type AnalysisLevelSpec, type CodebookStats, type LevelAnalysis, type LevelSummary } from './analysis.js';
 export { miHeatmapSvg, type HeatmapOptions } from './heatmap.js';
+export { bdRate, gaussianWindow, mse, msSsim, msSsimDb, MSSSIM_MIN_SIZE, MSSSIM_WEIGHTS, pchip, psnr, qualityAtRate, type Pchip, type RateRange, type RdPoint } from './metrics/index.js';
