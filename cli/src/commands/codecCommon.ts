@@ -38,7 +38,7 @@ export function addCodecOptions(cmd: Command): Command {
     .addOption(new Option('--ep <provider>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', intOption(1))
     .option('--tile <px>', `tile size in pixels for large images (0 = no tiling; memory grows with the tile)`, intOption(0), DEFAULT_TILE_SIZE)
-    .option('--max-pixels <n>', `largest image accepted, e.g. 100M (memory grows with the image; default ${DEFAULT_MAX_PIXELS}, 2^26)`, pixelCount, DEFAULT_MAX_PIXELS)
+    .option('--max-pixels <n>', 'largest image accepted in pixels, e.g. 100M (memory grows with the image; 2^26 by default)', pixelCount, DEFAULT_MAX_PIXELS)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
 
