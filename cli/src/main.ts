@@ -13,6 +13,7 @@ import { registerFitEntropy } from './commands/fitEntropy.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDetokenize, registerTokens } from './commands/tokens.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerBench } from './commands/bench.js';
 
 const program = new Command()
   .name('dqcodec')
@@ -31,6 +32,7 @@ registerDemo(program);
 registerTokens(program);
 registerDetokenize(program);
 registerAnalyze(program);
+registerBench(program);
 
 async function main(): Promise<void> {
   try {
