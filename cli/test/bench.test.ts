@@ -103,7 +103,11 @@ describe('dqcodec bench', () => {
   it('computes BD-rates from the two dqcodec points, or says why not', () => {
     expect(report.bdRate.map((b) => b.against)).toEqual(['jpeg', 'webp', 'avif']);
     for (const b of report.bdRate) {
-      for (const p of b.perImage) expect(p.psnr === null).toBe(p.gap !== null);
+      for (const p of b.perImage) {
+        expect(p.psnr === null).toBe(p.gap.psnr !== null);
+        expect(p.msssimDb === null).toBe(p.gap.msssimDb !== null);
+      }
+      expect(b.images.psnr).toBe(b.perImage.filter((p) => p.psnr !== null).length);
     }
   });
 
@@ -125,7 +129,7 @@ describe('dqcodec bench', () => {
     expect(r.stdout).toContain('BD-rate needs at least 2 dqcodec operating points');
     const saved = JSON.parse(readFileSync(join(out, 'r.json'), 'utf8')) as BenchReport;
     expect(saved.measurements).toHaveLength(1 + 2);
-    expect(saved.bdRate[0].perImage[0].gap).toBe('dqcodec has fewer than 2 points');
+    expect(saved.bdRate[0].perImage[0].gap).toEqual({ psnr: 'dqcodec has fewer than 2 points', msssimDb: 'dqcodec has fewer than 2 points' });
   });
 
   it('refuses images too small for MS-SSIM, a non-SVG plot name and unknown codecs', async () => {

@@ -3,7 +3,7 @@
  * the JSON document (schema "dqcodec-bench-rd/1", documented in docs/bench.md) and the tables.
  */
 import { bdRate, msSsimDb, qualityAtRate, type RateRange, type RdPoint } from '@dqcodec/codec';
-import { SHARP_CODECS, type CodecName, type Measurement } from './measure.js';
+import type { CodecName, Measurement } from './measure.js';
 
 export const SCHEMA = 'dqcodec-bench-rd/1';
 
@@ -49,9 +49,9 @@ export interface BdRateResult {
   /** Relative rate change of dqcodec at equal quality, mean over the images where it is defined (−0.2 = 20% fewer bits). */
   psnr: number | null;
   msssimDb: number | null;
-  perImage: { image: string; psnr: number | null; msssimDb: number | null; gap: BdRateGap | null }[];
-  /** Images where the PSNR BD-rate is defined. */
-  images: number;
+  perImage: { image: string; psnr: number | null; msssimDb: number | null; gap: { psnr: BdRateGap | null; msssimDb: BdRateGap | null } }[];
+  /** Images where each BD-rate is defined. */
+  images: { psnr: number; msssimDb: number };
 }
 
 function bdGap(anchor: RdPoint[], test: RdPoint[], value: number | null): BdRateGap | null {
@@ -122,13 +122,16 @@ export function bdRates(ms: Measurement[], codecs: CodecName[]): BdRateResult[] 
       const dq = ms.filter((m) => m.image === image && m.codec === 'dqcodec');
       const other = ms.filter((m) => m.image === image && m.codec === against);
       const psnr = bdRate(rd(other, 'psnr'), rd(dq, 'psnr'));
-      return { image, psnr, msssimDb: bdRate(rd(other, 'msssimDb'), rd(dq, 'msssimDb')), gap: bdGap(rd(other, 'psnr'), rd(dq, 'psnr'), psnr) };
+      const msssimDb = bdRate(rd(other, 'msssimDb'), rd(dq, 'msssimDb'));
+      const gap = { psnr: bdGap(rd(other, 'psnr'), rd(dq, 'psnr'), psnr), msssimDb: bdGap(rd(other, 'msssimDb'), rd(dq, 'msssimDb'), msssimDb) };
+      return { image, psnr, msssimDb, gap };
     });
     const meanOf = (k: 'psnr' | 'msssimDb'): number | null => {
       const v = perImage.map((p) => p[k]).filter((x): x is number => x !== null);
       return v.length > 0 ? mean(v) : null;
     };
-    return { against, psnr: meanOf('psnr'), msssimDb: meanOf('msssimDb'), perImage, images: perImage.filter((p) => p.psnr !== null).length };
+    const defined = (k: 'psnr' | 'msssimDb'): number => perImage.filter((p) => p[k] !== null).length;
+    return { against, psnr: meanOf('psnr'), msssimDb: meanOf('msssimDb'), perImage, images: { psnr: defined('psnr'), msssimDb: defined('msssimDb') } };
   });
 }
 
@@ -174,4 +177,3 @@ export function toJson(report: BenchReport): string {
   return JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
 }
 
-export { SHARP_CODECS };

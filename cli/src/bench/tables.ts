@@ -55,20 +55,24 @@ function psnrAtBppTable(rows: PsnrAtBpp[], images: number): string[] {
   ];
 }
 
-/** Why BD-rates are missing, counted over images. */
-function gaps(b: BdRateResult): string {
+/** A BD-rate cell: the mean, the images it is over, and why the others have none. */
+function bdCell(b: BdRateResult, k: 'psnr' | 'msssimDb', images: number): string {
   const counts = new Map<string, number>();
-  for (const p of b.perImage) if (p.gap) counts.set(p.gap, (counts.get(p.gap) ?? 0) + 1);
-  return counts.size === 0 ? '' : ` (${[...counts].map(([g, n]) => `${n}: ${g}`).join('; ')})`;
+  for (const p of b.perImage) {
+    const gap = p.gap[k];
+    if (gap) counts.set(gap, (counts.get(gap) ?? 0) + 1);
+  }
+  const why = counts.size === 0 ? '' : `; ${[...counts].map(([g, n]) => `${n}: ${g}`).join('; ')}`;
+  return `${pct(b[k])} (${b.images[k]}/${images} images${why})`;
 }
 
 function bdTable(rows: BdRateResult[], images: number, dqPoints: number): string[] {
   const lines = [
-    `BD-rate of dqcodec against each codec (dqcodec curve: ${dqPoints} operating point${dqPoints === 1 ? '' : 's'} per image; negative = dqcodec needs fewer bits):`,
+    `BD-rate of dqcodec against each codec (dqcodec curve: ${dqPoints} operating point${dqPoints === 1 ? '' : 's'} per image; negative = dqcodec needs fewer bits; mean over the images where defined):`,
     '',
-    '| vs | BD-rate (PSNR) | BD-rate (MS-SSIM dB) | images where defined |',
-    '|---|---:|---:|---:|',
-    ...rows.map((b) => `| ${codecName(b.against)} | ${pct(b.psnr)} | ${pct(b.msssimDb)} | ${b.images}/${images}${gaps(b)} |`),
+    '| vs | BD-rate (PSNR) | BD-rate (MS-SSIM dB) |',
+    '|---|---:|---:|',
+    ...rows.map((b) => `| ${codecName(b.against)} | ${bdCell(b, 'psnr', images)} | ${bdCell(b, 'msssimDb', images)} |`),
   ];
   if (dqPoints < 2) lines.push('', 'BD-rate needs at least 2 dqcodec operating points (several --model dirs, or --levels all,1).');
   return lines;
