@@ -2,37 +2,11 @@
  * dqcodec command line. Each subcommand lives in commands/; this file only wires them up and
  * turns user errors into one line on stderr with a non-zero exit code.
  */
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { isUserError } from './errors.js';
-import { registerTrain } from './commands/train.js';
-import { registerExport } from './commands/export.js';
-import { registerEncode } from './commands/encode.js';
-import { registerDecode } from './commands/decode.js';
-import { registerInfo } from './commands/info.js';
-import { registerFitEntropy } from './commands/fitEntropy.js';
-import { registerDemo } from './commands/demo.js';
-import { registerDetokenize, registerTokens } from './commands/tokens.js';
-import { registerAnalyze } from './commands/analyze.js';
-import { registerBench } from './commands/bench.js';
+import { createProgram } from './program.js';
 
-const program = new Command()
-  .name('dqcodec')
-  .description('Learned image codec built on a hierarchical Depthwise-Quantized auto-encoder (DQ-AE).')
-  .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
-
-registerTrain(program);
-registerExport(program);
-registerEncode(program);
-registerDecode(program);
-registerInfo(program);
-registerFitEntropy(program);
-registerDemo(program);
-registerTokens(program);
-registerDetokenize(program);
-registerAnalyze(program);
-registerBench(program);
+const program = createProgram();
 
 async function main(): Promise<void> {
   try {

@@ -1,43 +1,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelDir, msSsim, psnr } from '@dqcodec/codec';
 import sharp from 'sharp';
-import { isUserError } from '../src/errors.js';
-import { registerBench } from '../src/commands/bench.js';
 import type { BenchReport } from '../src/bench/report.js';
 import { photoPixels, png, tmp } from '../../packages/codec/test/node/helpers.js';
+import { cli, type Result } from './inProcess.js';
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+/** `dqcodec bench …` in this process. */
+const bench = (args: string[]): Promise<Result> => cli(['bench', ...args]);
 
-/** `dqcodec bench …` in this process, with main.ts's mapping of user errors to exit 1. */
-async function bench(args: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  let code = 0;
-  try {
-    const program = new Command().name('dqcodec').exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
-    registerBench(program);
-    await program.parseAsync(['node', 'dqcodec', 'bench', ...args]);
-  } catch (e) {
-    if (e instanceof CommanderError) code = e.exitCode;
-    else if (isUserError(e)) {
-      err.push(`dqcodec: ${e.message}\n`);
-      code = 1;
-    } else throw e;
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+
 
 const SMALL_SWEEP = ['--jpeg-q', '5,40,90', '--webp-q', '30,90', '--avif-q', '40'];
 

@@ -1,65 +1,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, cudaAvailable, defaultModelDir } from '@dqcodec/codec';
-import { isUserError } from '../src/errors.js';
-import { registerEncode } from '../src/commands/encode.js';
-import { registerDecode } from '../src/commands/decode.js';
-import { registerInfo } from '../src/commands/info.js';
-import { registerFitEntropy } from '../src/commands/fitEntropy.js';
 import { alphaPlane, makeModel, photoPixels, png, rgba, tmp } from '../../packages/codec/test/node/helpers.js';
 import { runCli } from './run.js';
+import { cli, expectUserError, type Result } from './inProcess.js';
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/**
- * The codec commands in-process (fast; no tsx start-up per case), with the same error mapping
- * as main.ts. A few tests below spawn the real binary to cover main.ts itself.
- */
-async function cli(args: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  let code = 0;
-  try {
-    const program = new Command().name('dqcodec').exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
-    registerEncode(program);
-    registerDecode(program);
-    registerInfo(program);
-    registerFitEntropy(program);
-    await program.parseAsync(['node', 'dqcodec', ...args]);
-    code = Number(process.exitCode ?? 0);
-  } catch (e) {
-    if (e instanceof CommanderError) code = e.exitCode;
-    else if (isUserError(e)) {
-      err.push(`dqcodec: ${e.message}\n`);
-      code = 1;
-    } else throw e;
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-    process.exitCode = saved;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
 
-/** A user error: exit 1, exactly one line on stderr, no stack trace. */
-function expectUserError(r: Result, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(1);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^dqcodec: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 /** Files in a directory, temp files included. */
 const ls = (dir: string): string[] => readdirSync(dir).sort();

@@ -1,9 +1,7 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { expect, vi } from 'vitest';
 import { isUserError } from '../src/errors.js';
-import { registerDecode } from '../src/commands/decode.js';
-import { registerEncode } from '../src/commands/encode.js';
-import { registerInfo } from '../src/commands/info.js';
+import { createProgram } from '../src/program.js';
 
 export interface Result {
   code: number;
@@ -12,8 +10,8 @@ export interface Result {
 }
 
 /**
- * encode, decode and info in this process (no tsx start-up per call), with main.ts's error
- * mapping: user errors become one line and exit 1, anything else is rethrown (a bug).
+ * Any dqcodec command in this process (no tsx start-up per call), with main.ts's error mapping:
+ * user errors become one line and exit 1, anything else is rethrown (a bug).
  */
 export async function cli(args: string[]): Promise<Result> {
   const out: string[] = [];
@@ -24,10 +22,7 @@ export async function cli(args: string[]): Promise<Result> {
   process.exitCode = 0;
   let code = 0;
   try {
-    const program = new Command().name('dqcodec').exitOverride().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
-    registerEncode(program);
-    registerDecode(program);
-    registerInfo(program);
+    const program = createProgram().configureOutput({ writeOut: (s) => out.push(s), writeErr: (s) => err.push(s) });
     await program.parseAsync(['node', 'dqcodec', ...args]);
     code = Number(process.exitCode ?? 0);
   } catch (e) {
