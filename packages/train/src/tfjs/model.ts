@@ -277,9 +277,16 @@ export class DqAe {
     const k = kept[0];
     const gradNorm = tf.tidy(() => {
       const names = Object.keys(grads);
-      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
       const clip = opts.clipNorm;
-      if (clip > 0 && Number.isFinite(clip)) {
+      const clipping = clip > 0 && Number.isFinite(clip);
+      if (optimizer.applyScaledGradients) {
+        // One flat vector: two kernels for the norm instead of two per variable.
+        const norm = tf.sqrt(tf.sum(tf.square(tf.concat(names.map((n) => tf.reshape(grads[n], [-1])))))) as tf.Scalar;
+        optimizer.applyScaledGradients(grads, clipping ? (tf.div(clip, tf.maximum(norm, clip)) as tf.Scalar) : null);
+        return norm;
+      }
+      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
+      if (clipping) {
         const scale = tf.div(clip, tf.maximum(norm, clip));
         const clipped: tf.NamedTensorMap = {};
         for (const n of names) clipped[n] = tf.mul(grads[n], scale);
