@@ -279,12 +279,8 @@ export class DqAe {
       const names = Object.keys(grads);
       const clip = opts.clipNorm;
       const clipping = clip > 0 && Number.isFinite(clip);
-      if (optimizer.applyScaledGradients) {
-        // One flat vector: two kernels for the norm instead of two per variable.
-        const norm = tf.sqrt(tf.sum(tf.square(tf.concat(names.map((n) => tf.reshape(grads[n], [-1])))))) as tf.Scalar;
-        optimizer.applyScaledGradients(grads, clipping ? (tf.div(clip, tf.maximum(norm, clip)) as tf.Scalar) : null);
-        return norm;
-      }
+      // The fused form clips and updates on one flat vector (AdamW); the loop below is for others.
+      if (optimizer.applyClippedGradients) return optimizer.applyClippedGradients(grads, clip);
       const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
       if (clipping) {
         const scale = tf.div(clip, tf.maximum(norm, clip));
