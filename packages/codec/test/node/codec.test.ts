@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, cudaAvailable, decodeIndices, DqCodec, isDqcError, readHeader } from '../../src/index.js';
-import { alphaPlane, makeModel, photoPixels, png, rawOf, rgba, tmp } from './helpers.js';
+import { alphaPlane, makeModel, photoPixels, png, rawOf, rgba, rejection, tmp } from './helpers.js';
 
 let model: string;
 let codec: DqCodec;
@@ -13,15 +13,6 @@ beforeAll(async () => {
   codec = await DqCodec.load(model);
 });
 afterAll(async () => codec?.close());
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function dqcCode(p: Promise<unknown>): Promise<string> {
   const e = await rejection(p);

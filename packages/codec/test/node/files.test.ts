@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DqCodec, writeFileAtomic } from '../../src/index.js';
-import { makeModel, photoPixels, png, tmp } from './helpers.js';
+import { makeModel, photoPixels, png, rejection, tmp } from './helpers.js';
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
@@ -39,15 +39,6 @@ function diskFillsUpMidWrite(): void {
     };
     return Object.assign(Object.create(fh) as FileHandle, { writeFile, sync: () => fh.sync(), close: () => fh.close() });
   });
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('writeFileAtomic when the disk fills up', () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, DEFAULT_MAX_PIXELS, DqCodec, fitEntropy, isDqcError, readHeader } from '../../src/index.js';
 import { runCases } from '../fuzz/harness.js';
 import { nodeCorpus, runNodeCase } from '../fuzz/node.js';
-import { alphaPlane, makeModel, photoPixels, png, rgba, tmp } from './helpers.js';
+import { alphaPlane, makeModel, photoPixels, png, rgba, rejection, tmp } from './helpers.js';
 
 let model: string;
 let codec: DqCodec;
@@ -20,15 +20,6 @@ beforeAll(async () => {
   codec = await DqCodec.load(model);
 });
 afterAll(async () => codec?.close());
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Copy of `file` with its header edited through a DataView and its CRC fixed. */
 function patchHeader(file: Uint8Array, patch: (v: DataView, level: (i: number) => number) => void): Uint8Array {

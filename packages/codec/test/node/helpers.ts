@@ -93,3 +93,13 @@ export function psnr(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
   return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / a.length));
 }
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
