@@ -8,7 +8,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, type ExecutionProvider } from '@dqcodec/codec';
+import { DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, OUTPUT_FORMATS, type ExecutionProvider } from '@dqcodec/codec';
 import { isUserError, UserError } from '../errors.js';
 import { intOption } from '../options.js';
 
@@ -32,6 +32,14 @@ export function pixelCount(value: string): number {
 }
 
 /** --model, --ep, --threads, --tile, --max-pixels, --quiet. */
+/** The options of commands that write images (decode, detokenize): levels, format, quality, overwrite. */
+export function addImageOutputOptions(cmd: Command, formatDefault: string): Command {
+  return cmd
+    .option('--levels <n>', 'decode only the top n levels (progressive preview)', intOption(1))
+    .addOption(new Option('--format <fmt>', `output format (default: ${formatDefault})`).choices([...OUTPUT_FORMATS]))
+    .option('--quality <q>', 'JPEG quality (WebP and AVIF are written lossless)', intOption(1), 95);
+}
+
 export function addCodecOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <dir>', 'model directory (default: $DQCODEC_MODEL, else the shipped models/default)')

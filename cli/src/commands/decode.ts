@@ -1,10 +1,9 @@
 import { extname } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { OUTPUT_FORMATS, type DecodeFileResult } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
-import { intOption } from '../options.js';
-import { addCodecOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
+import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
 
 interface DecodeFlags extends CodecFlags {
   out: string;
@@ -25,11 +24,8 @@ export function registerDecode(program: Command): void {
     .description('Decode .dqc files into images; the format follows the output extension or --format.')
     .argument('<input...>', '.dqc files, directories (searched recursively) or quoted globs')
     .requiredOption('-o, --out <path>', 'output image; a directory when several inputs, a directory or a glob are given')
-    .option('--levels <n>', 'decode only the top n levels (progressive preview)', intOption(1))
-    .addOption(new Option('--format <fmt>', 'output format (default: from the output extension; png for directories)').choices([...OUTPUT_FORMATS]))
-    .option('--quality <q>', 'JPEG quality (WebP and AVIF are written lossless)', intOption(1), 95)
     .option('--no-overwrite', 'refuse to replace existing outputs (by default they are replaced atomically)');
-  addCodecOptions(cmd).action(async (inputs: string[], o: DecodeFlags) => {
+  addCodecOptions(addImageOutputOptions(cmd, 'from the output extension; png for directories')).action(async (inputs: string[], o: DecodeFlags) => {
     if (o.quality !== undefined && o.quality > 100) throw new UserError(`--quality must be 1..100 (got ${o.quality})`);
     const expanded = await expandInputs(inputs, ['dqc']);
     const toDir = await outputIsDirectory(o.out, expanded, inputs.length);

@@ -5,10 +5,9 @@
 import { extname } from 'node:path';
 import { mkdir, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { detokenizeFile, INPUT_EXTENSIONS, OUTPUT_FORMATS, TOKEN_FORMATS, tokensFile, type TokenFormat, type TokensFileResult } from '@dqcodec/codec';
+import { detokenizeFile, INPUT_EXTENSIONS, TOKEN_FORMATS, tokensFile, type TokenFormat, type TokensFileResult } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
-import { intOption } from '../options.js';
-import { addCodecOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
+import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
 
 interface TokensFlags extends CodecFlags {
   out: string;
@@ -92,11 +91,8 @@ export function registerDetokenize(program: Command): void {
     .description('Decode a token file from `dqcodec tokens` (either layout) into an image; pixels equal decoding the .dqc of the same image.')
     .argument('<tokens>', 'token file (.json; for the npy layout, the <name>.tokens.json next to its .npy arrays)')
     .requiredOption('-o, --out <image>', 'output image (png, jpg, webp, avif, tiff; from the extension or --format)')
-    .option('--levels <n>', 'decode only the top n levels (progressive preview)', intOption(1))
-    .addOption(new Option('--format <fmt>', 'output format (default: from the output extension)').choices([...OUTPUT_FORMATS]))
-    .option('--quality <q>', 'JPEG quality (WebP and AVIF are written lossless)', intOption(1), 95)
     .option('--no-overwrite', 'refuse to replace an existing output');
-  addCodecOptions(cmd).action(async (input: string, o: DetokenizeFlags) => {
+  addCodecOptions(addImageOutputOptions(cmd, 'from the output extension')).action(async (input: string, o: DetokenizeFlags) => {
     if (o.quality > 100) throw new UserError(`--quality must be 1..100 (got ${o.quality})`);
     const codec = await openCodec(o);
     try {
