@@ -194,6 +194,27 @@ export function singleFileError(file: string, err: unknown): unknown {
   return new UserError(failureMessage(file, err));
 }
 
+/** Open the codec, run `work`, and close the codec whatever happens. */
+export async function withCodec<T>(o: CodecFlags, work: (codec: DqCodec) => Promise<T>): Promise<T> {
+  const codec = await openCodec(o);
+  try {
+    return await work(codec);
+  } finally {
+    await codec.close();
+  }
+}
+
+/** withCodec for one input file: its user errors name the file (singleFileError). */
+export function withCodecForFile<T>(o: CodecFlags, input: string, work: (codec: DqCodec) => Promise<T>): Promise<T> {
+  return withCodec(o, async (codec) => {
+    try {
+      return await work(codec);
+    } catch (err) {
+      throw singleFileError(input, err);
+    }
+  });
+}
+
 export interface BatchJob {
   input: string;
   output: string;

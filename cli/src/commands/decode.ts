@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OUTPUT_FORMATS, type DecodeFileResult } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
-import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
+import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, outputIsDirectory, runBatch, type CodecFlags, withCodec, withCodecForFile } from './codecCommon.js';
 
 interface DecodeFlags extends CodecFlags {
   out: string;
@@ -41,31 +41,23 @@ export function registerDecode(program: Command): void {
       if (o.format !== undefined && (OUTPUT_FORMATS as readonly string[]).includes(ext) && !same(ext, o.format)) {
         throw new UserError(`--format ${o.format} contradicts the extension of ${o.out}`);
       }
-      const codec = await openCodec(o);
-      try {
+      await withCodecForFile(o, input, async (codec) => {
         checkLevels(codec.manifest.levels.length);
         const r = await codec.decodeFile(input, o.out, { levels: o.levels, format: o.format, quality: o.quality, overwrite: o.overwrite });
         if (!o.quiet) process.stdout.write(`${summary(input, r)}\n`);
-      } catch (err) {
-        throw singleFileError(input, err);
-      } finally {
-        await codec.close();
-      }
+      });
       return;
     }
     if ((await stat(o.out).catch(() => null))?.isFile()) throw new UserError(`output ${o.out} is a file, but several inputs need an output directory`);
     if (expanded.files.length === 0) throw new UserError(`no .dqc files found in ${inputs.join(', ')}`);
     const format = o.format ?? 'png';
     const jobs = mapOutputs(expanded.files, o.out, `.${format}`);
-    const codec = await openCodec(o);
-    try {
+    await withCodec(o, async (codec) => {
       checkLevels(codec.manifest.levels.length);
       await runBatch('decode', jobs, expanded.missing, o.quiet, async (job) => {
         const r = await codec.decodeFile(job.input, job.output, { levels: o.levels, format, quality: o.quality, overwrite: o.overwrite });
         return { line: summary(job.input, r), notes: [] };
       });
-    } finally {
-      await codec.close();
-    }
+    });
   });
 }

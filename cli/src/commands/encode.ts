@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { INPUT_EXTENSIONS, QUALITIES, levelsForQuality, type DqCodec, type EncodeFileResult, type Quality } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
 import { intOption } from '../options.js';
-import { addCodecOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
+import { addCodecOptions, channelsName, expandInputs, kb, mapOutputs, outputIsDirectory, runBatch, type CodecFlags, withCodec, withCodecForFile } from './codecCommon.js';
 
 interface EncodeFlags extends CodecFlags {
   out: string;
@@ -51,32 +51,24 @@ export function registerEncode(program: Command): void {
       if (extname(o.out).toLowerCase() !== '.dqc' && extname(o.out) !== '') {
         throw new UserError(`output ${o.out} should end in .dqc (it will hold a .dqc file, not an image)`);
       }
-      const codec = await openCodec(o);
-      try {
+      await withCodecForFile(o, input, async (codec) => {
         const r = await codec.encodeFile(input, o.out, { flatten: o.flatten, method: o.method, levels: storedLevels(o, codec), overwrite: o.overwrite });
         if (!o.quiet) {
           process.stdout.write(`${summary(input, r)}\n`);
           for (const n of r.notes) process.stderr.write(`note: ${input}: ${n}\n`);
         }
-      } catch (err) {
-        throw singleFileError(input, err);
-      } finally {
-        await codec.close();
-      }
+      });
       return;
     }
     if ((await stat(o.out).catch(() => null))?.isFile()) throw new UserError(`output ${o.out} is a file, but several inputs need an output directory`);
     if (expanded.files.length === 0) throw new UserError(`no input images found in ${inputs.join(', ')}`);
     const jobs = mapOutputs(expanded.files, o.out, '.dqc');
-    const codec = await openCodec(o);
-    try {
+    await withCodec(o, async (codec) => {
       const levels = storedLevels(o, codec);
       await runBatch('encode', jobs, expanded.missing, o.quiet, async (job) => {
         const r = await codec.encodeFile(job.input, job.output, { flatten: o.flatten, method: o.method, levels, overwrite: o.overwrite });
         return { line: summary(job.input, r), notes: r.notes };
       });
-    } finally {
-      await codec.close();
-    }
+    });
   });
 }

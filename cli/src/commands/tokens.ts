@@ -7,7 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { detokenizeFile, INPUT_EXTENSIONS, TOKEN_FORMATS, tokensFile, type TokenFormat, type TokensFileResult } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
-import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, openCodec, outputIsDirectory, runBatch, singleFileError, type CodecFlags } from './codecCommon.js';
+import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, outputIsDirectory, runBatch, type CodecFlags, withCodec, withCodecForFile } from './codecCommon.js';
 
 interface TokensFlags extends CodecFlags {
   out: string;
@@ -50,30 +50,22 @@ export function registerTokens(program: Command): void {
       if (expanded.missing.length > 0) throw new UserError(`${expanded.missing[0]}: no such file`);
       const input = expanded.files[0].path;
       if (extname(o.out).toLowerCase() !== '.json') throw new UserError(`output ${o.out} should end in .json (--format json writes one JSON document)`);
-      const codec = await openCodec(o);
-      try {
+      await withCodecForFile(o, input, async (codec) => {
         const r = await tokensFile(codec, input, o.out, opts);
         if (!o.quiet) process.stdout.write(`${summary(input, r)}\n`);
-      } catch (err) {
-        throw singleFileError(input, err);
-      } finally {
-        await codec.close();
-      }
+      });
       return;
     }
     if ((await stat(o.out).catch(() => null))?.isFile()) throw new UserError(`output ${o.out} is a file, but ${o.format === 'npy' ? '--format npy' : 'several inputs'} need${o.format === 'npy' ? 's' : ''} an output directory`);
     if (expanded.files.length === 0) throw new UserError(`no input images found in ${inputs.join(', ')}`);
     const jobs = mapOutputs(expanded.files, o.out, '.tokens.json');
     await mkdir(o.out, { recursive: true });
-    const codec = await openCodec(o);
-    try {
-      await runBatch('tokenize', jobs, expanded.missing, o.quiet, async (job) => {
+    await withCodec(o, (codec) =>
+      runBatch('tokenize', jobs, expanded.missing, o.quiet, async (job) => {
         const r = await tokensFile(codec, job.input, job.output, opts);
         return { line: summary(job.input, r), notes: [] };
-      });
-    } finally {
-      await codec.close();
-    }
+      }),
+    );
   });
 }
 
@@ -94,18 +86,13 @@ export function registerDetokenize(program: Command): void {
     .option('--no-overwrite', 'refuse to replace an existing output');
   addCodecOptions(addImageOutputOptions(cmd, 'from the output extension')).action(async (input: string, o: DetokenizeFlags) => {
     if (o.quality > 100) throw new UserError(`--quality must be 1..100 (got ${o.quality})`);
-    const codec = await openCodec(o);
-    try {
+    await withCodecForFile(o, input, async (codec) => {
       const L = codec.manifest.levels.length;
       if (o.levels !== undefined && o.levels > L) throw new UserError(`--levels ${o.levels}: the model has only ${L} levels`);
       const r = await detokenizeFile(codec, input, o.out, { levels: o.levels, format: o.format, quality: o.quality, overwrite: o.overwrite });
       const lv = r.levels < r.totalLevels ? `, preview from ${r.levels} of ${r.totalLevels} levels` : '';
       if (!o.quiet) process.stdout.write(`${input} → ${r.output}: ${r.width}×${r.height} ${channelsName(r.channels)}, ${kb(r.size)}${lv}\n`);
-    } catch (err) {
-      throw singleFileError(input, err);
-    } finally {
-      await codec.close();
-    }
+    });
   });
 }
 

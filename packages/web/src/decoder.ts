@@ -11,10 +11,10 @@
  * the file is still downloading, starting the preview as soon as the header and the top level's
  * stream have arrived.
  */
-import { checkHeaderFitsModel, decodeIndices, DqcError, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
+import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlpha, DqcError, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
 import { loadModel, type DecoderIo, type LoadedModel, type ModelSource } from './model.js';
-import { applyAlpha, copyToRgba, type RgbaImage } from './pixels.js';
+import type { RgbaImage } from './pixels.js';
 import { configureOrt, findWebGpuAdapter, loadOrt, type GpuAdapterLike, type Ort, type WasmPaths } from './runtime.js';
 import { modelMargins, planTiles, type TileMargins } from './tiles.js';
 
@@ -397,14 +397,7 @@ export class WebDecoder {
   /** Parse the header and check that the file belongs to this model and fits it. */
   private checkedHeader(bytes: Uint8Array): DqcHeader {
     const header = readHeader(bytes, this.settings.limits);
-    const m = this.manifest;
-    if (header.fingerprint !== m.fingerprint) {
-      throw new DqcError(
-        'MODEL_MISMATCH',
-        `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${m.name} is ${m.fingerprint.slice(0, 16)}…)`,
-      );
-    }
-    checkHeaderFitsModel(header, m);
+    checkHeaderFitsModel(header, this.manifest);
     return header;
   }
 
@@ -477,7 +470,7 @@ export class WebDecoder {
     });
     const ort = this.ort;
     const mask = new ort.Tensor('float32', Float32Array.from(m.levels, (_, l) => (L - 1 - l < n ? 1 : 0)), [L]);
-    const out = new Uint8ClampedArray(width * height * 4);
+    const out = new Uint8ClampedArray(width * height * 4).fill(255); // opaque unless the file has alpha
     const grey = channels <= 2;
     const S = m.totalStride;
     const tile = this.tileSize === 0 ? Math.max(paddedWidth, paddedHeight) : this.tileSize;
@@ -524,13 +517,13 @@ export class WebDecoder {
           throw new WebDecoderError('INFERENCE_FAILED', `decoder output ${io.reconstruction} is ${t?.type} [${d.join(', ')}], expected float32 [1, 3, ${rh}, ${rw}]`);
         }
         const rect = { x0: core.x0, y0: core.y0, x1: Math.min(core.x1, width), y1: Math.min(core.y1, height) };
-        copyToRgba(t.data as Float32Array, region.x0, region.y0, rw, rh, rect, out, width, grey);
+        copyReconstruction({ data: t.data as Float32Array, x0: region.x0, y0: region.y0, w: rw, h: rh }, rect, out, width, { stride: 4, grey });
       } finally {
         for (const v of Object.values(result)) v.dispose?.();
       }
       pixels += now() - tP;
     }
-    if (decoded.alpha) applyAlpha(out, decoded.alpha);
+    if (decoded.alpha) interleaveAlpha(out, decoded.alpha, 4);
     const end = now();
     // A preview sees only a prefix of the file: it reports the level streams' total (the file size unless there is alpha).
     const fileBytes = final ? bytes.length : header.totalLength;

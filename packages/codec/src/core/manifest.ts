@@ -156,12 +156,18 @@ export function levelSpecsTopFirst(manifest: Pick<Manifest, 'levels'>): LevelSpe
 }
 
 /**
- * Check that a header (whose fingerprint was already compared) fits this model: padding a
- * multiple of the total stride, and its levels the model's TOP levels, top first, with their M,
- * K and shapes. A file may hold fewer levels than the model (a low-rate operating point: the top
- * levels only, decoded like a progressive preview), never more.
+ * Check that a header belongs to this model and fits it: the same fingerprint (MODEL_MISMATCH),
+ * padding a multiple of the total stride, and its levels the model's TOP levels, top first, with
+ * their M, K and shapes (BAD_HEADER). A file may hold fewer levels than the model (a low-rate
+ * operating point: the top levels only, decoded like a progressive preview), never more.
  */
-export function checkHeaderFitsModel(header: DqcHeader, manifest: Pick<Manifest, 'name' | 'levels' | 'totalStride'>): void {
+export function checkHeaderFitsModel(header: DqcHeader, manifest: Pick<Manifest, 'name' | 'fingerprint' | 'levels' | 'totalStride'>): void {
+  if (header.fingerprint !== manifest.fingerprint) {
+    throw new DqcError(
+      'MODEL_MISMATCH',
+      `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${manifest.name} is ${manifest.fingerprint.slice(0, 16)}…)`,
+    );
+  }
   const L = manifest.levels.length;
   const n = header.levels.length;
   if (n > L) throw new DqcError('BAD_HEADER', `file has ${n} levels but model ${manifest.name} has only ${L}`);

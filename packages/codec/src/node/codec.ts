@@ -13,6 +13,8 @@ import {
   encodeIndices,
   isDqcError,
   checkHeaderFitsModel,
+  copyReconstruction,
+  interleaveAlpha,
   readHeader,
   type ContainerLimits,
   type DqcHeader,
@@ -21,7 +23,7 @@ import {
   type Manifest,
 } from '../core/index.js';
 import { checkNotSameFile, FileError, readInputFile, writeFileAtomic } from './files.js';
-import { copyReconstruction, encodeImageBuffer, interleaveAlpha, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
+import { encodeImageBuffer, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
 import { GRAPH_KEYS, loadModelBundle, ModelError, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
 import { createSession, cudaAvailable, CUDA_INSTALL_HINT, ExecutionProviderError, ort, type ExecutionProvider } from './runtime.js';
 import { modelMargins, planTiles, type TileMargins } from './tiling.js';
@@ -355,18 +357,6 @@ export class DqCodec {
     }
   }
 
-  /** Check a header against this model: same fingerprint, and levels that fit (core's rules). */
-  private checkHeader(header: DqcHeader): void {
-    const m = this.manifest;
-    if (header.fingerprint !== m.fingerprint) {
-      throw new DqcError(
-        'MODEL_MISMATCH',
-        `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${m.name} is ${m.fingerprint.slice(0, 16)}…)`,
-      );
-    }
-    checkHeaderFitsModel(header, m);
-  }
-
   /** .dqc bytes → image. */
   async decode(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
     const m = this.manifest;
@@ -375,7 +365,7 @@ export class DqCodec {
     if (!Number.isInteger(requested) || requested < 1 || requested > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${requested})`);
     const t0 = performance.now();
     const header = this.readHeader(bytes);
-    this.checkHeader(header);
+    checkHeaderFitsModel(header, m);
     // A file holding only its model's top levels (a low-rate operating point) decodes like a preview.
     const n = Math.min(requested, header.levels.length);
     const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.limits });
@@ -417,9 +407,9 @@ export class DqCodec {
         throw new ModelError(`model ${this.modelDir}: decoder output is ${out.type} [${d.join(', ')}], expected float32 [1, 3, ${rh}, ${rw}]`);
       }
       const rect = { x0: core.x0, y0: core.y0, x1: Math.min(core.x1, width), y1: Math.min(core.y1, height) };
-      copyReconstruction(out.data as Float32Array, region.x0, region.y0, rw, rh, rect, pixels, width, channels);
+      copyReconstruction({ data: out.data as Float32Array, x0: region.x0, y0: region.y0, w: rw, h: rh }, rect, pixels, width, { stride: channels, grey: channels <= 2 });
     }
-    if (decoded.alpha) interleaveAlpha(pixels, decoded.alpha, channels as 2 | 4);
+    if (decoded.alpha) interleaveAlpha(pixels, decoded.alpha, channels);
     const t2 = performance.now();
     return { width, height, channels, pixels, levels: n, totalLevels: L, header, timings: { entropy: t1 - t0, infer: t2 - t1 } };
   }

@@ -158,48 +158,6 @@ export function regionTensor(img: SourceImage, x0: number, y0: number, w: number
   return out;
 }
 
-function to8(v: number): number {
-  return v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
-}
-
-/**
- * Copy part of a reconstruction (planar float [3, rh, rw] for the region at (rx0, ry0)) into the
- * interleaved 8-bit output image: the rectangle [x0, x1) × [y0, y1) of image coordinates, which
- * the caller clips to the image. Grey outputs get the mean of R, G, B; alpha bands are filled
- * separately.
- */
-export function copyReconstruction(
-  recon: Float32Array,
-  rx0: number,
-  ry0: number,
-  rw: number,
-  rh: number,
-  rect: { x0: number; y0: number; x1: number; y1: number },
-  out: Uint8Array,
-  width: number,
-  channels: 1 | 2 | 3 | 4,
-): void {
-  const plane = rw * rh;
-  const grey = channels <= 2;
-  for (let y = rect.y0; y < rect.y1; y++) {
-    for (let x = rect.x0; x < rect.x1; x++) {
-      const s = (y - ry0) * rw + (x - rx0);
-      const d = (y * width + x) * channels;
-      if (grey) out[d] = to8((recon[s] + recon[plane + s] + recon[2 * plane + s]) / 3);
-      else {
-        out[d] = to8(recon[s]);
-        out[d + 1] = to8(recon[plane + s]);
-        out[d + 2] = to8(recon[2 * plane + s]);
-      }
-    }
-  }
-}
-
-/** Write an alpha plane into the last band of interleaved pixels. */
-export function interleaveAlpha(out: Uint8Array, alpha: Uint8Array, channels: 2 | 4): void {
-  for (let i = 0, d = channels - 1; i < alpha.length; i++, d += channels) out[d] = alpha[i];
-}
-
 /** The output format for a path, from its extension (or `format` when given). */
 export function outputFormat(path: string, format?: string): OutputFormat {
   const f = (format ?? extname(path).slice(1)).toLowerCase();
