@@ -2,7 +2,7 @@
  * One-off measurement (not a test): decode the 768×512 samples in headless Chromium with each
  * provider and report decode times and what the browser downloads.
  *
- *   npx tsx packages/web/scripts/measure.ts [--runs 3]
+ *   npx tsx packages/web/scripts/measure.ts [--runs 3] [--model models/default]
  *
  * Each provider gets a fresh browser (cold caches), so the byte counts are what a first visit costs.
  * WebGPU here is SwiftShader (a CPU implementation), so its times say nothing about a real GPU.
@@ -11,15 +11,15 @@ import { parseArgs } from 'node:util';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import type {} from '../demo/api.js';
-import { buildDemo, prepareSamples, startDemoServer } from '../demo/server.js';
+import { buildDemo, defaultModelDir, prepareSamples, startDemoServer } from '../demo/server.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, model: { type: 'string', default: defaultModelDir }, chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' } } });
 const runs = Number(values.runs);
 
 await buildDemo();
-const samples = await prepareSamples();
+const samples = await prepareSamples(values.model);
 const requests: { path: string; bytes: number; body?: Buffer }[] = [];
-const server = await startDemoServer({ samples, onRequest: (path, status, bytes) => status === 200 && requests.push({ path, bytes }), lifetimeMs: 15 * 60_000 });
+const server = await startDemoServer({ samples, modelDir: values.model, onRequest: (path, status, bytes) => status === 200 && requests.push({ path, bytes }), lifetimeMs: 15 * 60_000 });
 
 const kinds = (p: string): string => (p.endsWith('.wasm') ? 'wasm' : /\.(m?js)$/.test(p) ? 'js' : p.startsWith('/model/') ? 'model' : p.endsWith('.dqc') ? 'dqc' : 'other');
 

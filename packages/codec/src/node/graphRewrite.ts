@@ -11,6 +11,9 @@
  * buffer. The model files, and so their SHA-256 fingerprints, are untouched: only the bytes
  * handed to onnxruntime change, and the outputs agree to float rounding (~1e-7).
  *
+ * Node only: in the browser, onnxruntime-web's ConvTranspose is the faster form (the sub-pixel
+ * graph measured 1.6× slower on WASM, 2× on WebGPU; BENCHMARKS.md, Browser decoding).
+ *
  * The algebra. ONNX ConvTranspose with stride 2 and pad 1 writes input pixel iy to output rows
  * oy = 2·iy + ky − 1. Output row oy = 2Y + r (phase r ∈ {0, 1}) therefore reads input row
  * iy = Y + dy with ky = r + 1 − 2·dy, and dy ∈ {−1, 0, 1} is tap a = dy + 1 of a 3×3 kernel:
