@@ -11,7 +11,7 @@
  * the file is still downloading, starting the preview as soon as the header and the top level's
  * stream have arrived.
  */
-import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlpha, DqcError, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
+import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlpha, DqcError, limitsForModel, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
 import { loadModel, type DecoderIo, type LoadedModel, type ModelSource } from './model.js';
 import type { RgbaImage } from './pixels.js';
@@ -44,7 +44,10 @@ export interface CreateDecoderOptions {
   numThreads?: number;
   /** Core tile size in pixels (rounded up to the model's stride); bounds memory per graph run. 0 = untiled. Default 1024. */
   tileSize?: number;
-  /** Size limits for .dqc files (defaults: the format's). */
+  /**
+   * Size limits for .dqc files. Default: images up to DEFAULT_MAX_PIXELS (2^26 pixels, the Node
+   * codec's default too) and the code indices such an image has under this model.
+   */
   limits?: ContainerLimits;
   /** How long to wait for navigator.gpu.requestAdapter() (default 5000 ms; no answer = no WebGPU). */
   adapterTimeoutMs?: number;
@@ -160,6 +163,9 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
   }
   const tileSize = options.tileSize ?? DEFAULT_TILE_SIZE;
   if (!Number.isInteger(tileSize) || tileSize < 0) throw new WebDecoderError('BAD_ARGUMENT', `tileSize must be a non-negative integer (got ${tileSize})`);
+  for (const [k, v] of Object.entries(options.limits ?? {})) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new WebDecoderError('BAD_ARGUMENT', `limits.${k} must be a positive integer (got ${v})`);
+  }
   const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
   const sessionTimeout = options.sessionTimeoutMs ?? 120_000;
   const decoderSettings: DecoderSettings = { tileSize, limits: options.limits, fetch: fetchFn };
@@ -234,6 +240,8 @@ export class WebDecoder {
   readonly tileSize: number;
   private readonly io: DecoderIo;
   private readonly margins: TileMargins;
+  /** What every file is checked against (CreateDecoderOptions.limits). */
+  private readonly limits: Required<ContainerLimits>;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
@@ -254,6 +262,7 @@ export class WebDecoder {
     const info = provider === 'webgpu' ? adapter?.info : undefined;
     this.adapterInfo = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown adapter' : null;
     this.margins = modelMargins(model.manifest);
+    this.limits = limitsForModel(model.manifest, settings.limits);
     const S = model.manifest.totalStride;
     this.tileSize = settings.tileSize === 0 ? 0 : roundUp(settings.tileSize, S);
   }
@@ -273,7 +282,7 @@ export class WebDecoder {
 
   /** Read a .dqc header (no decoding): size, channels, levels and where each stream lies. */
   readHeader(bytes: Uint8Array | ArrayBuffer): DqcHeader {
-    return readHeader(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), this.settings.limits);
+    return readHeader(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), this.limits);
   }
 
   /**
@@ -396,7 +405,7 @@ export class WebDecoder {
 
   /** Parse the header and check that the file belongs to this model and fits it. */
   private checkedHeader(bytes: Uint8Array): DqcHeader {
-    const header = readHeader(bytes, this.settings.limits);
+    const header = readHeader(bytes, this.limits);
     checkHeaderFitsModel(header, this.manifest);
     return header;
   }
@@ -459,7 +468,7 @@ export class WebDecoder {
     const tA = now();
     // A file may hold only its model's top levels (the low-rate operating point).
     const n = Math.min(requested, header.levels.length);
-    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: final && n === header.levels.length, limits: this.settings.limits });
+    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: final && n === header.levels.length, limits: this.limits });
     const tB = now();
     const { width, height, paddedWidth, paddedHeight } = header;
     const channels = header.channels as 1 | 2 | 3 | 4;

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as ortWeb from 'onnxruntime-web';
-import { DqCodec, encodeIndices, isDqcError, type DecodedImage } from '@dqcodec/codec';
+import { DqCodec, encodeIndices, isDqcError, writeContainer, type DecodedImage } from '@dqcodec/codec';
 import { createDecoder, isWebDecoderError, WebDecoder, type DecodeResult, type Ort } from '../src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -196,9 +196,25 @@ describe('WebDecoder errors (all reject, none hang)', () => {
     expect((await rejection(decoder.decode(files.rgb, { levels: 3 }))).code).toBe('BAD_ARGUMENT');
     expect((await rejection(decoder.decode('x' as unknown as Uint8Array))).code).toBe('BAD_ARGUMENT');
     expect((await rejection(createDecoder({ model: MODEL_URL, provider: 'gpu' as 'wasm', ort }))).code).toBe('BAD_ARGUMENT');
+    expect((await rejection(open({ limits: { maxPixels: 0 } }))).code).toBe('BAD_ARGUMENT');
+    expect((await rejection(open({ limits: { maxIndices: 1.5 } }))).code).toBe('BAD_ARGUMENT');
     const ac = new AbortController();
     ac.abort();
     expect((await rejection(decoder.decode(files.rgb, { signal: ac.signal }))).code).toBe('ABORTED');
+  });
+
+  it('refuses images over the pixel limit before decoding (2^26 by default, as in Node)', async () => {
+    // A well-formed header that claims 9000×8000 (72 MP): over 2^26 but within the format's 2^28.
+    const S = decoder.manifest.totalStride;
+    const big = { width: 9000, height: 8000, paddedWidth: 9008, paddedHeight: 8000 };
+    const levels = decoder.manifest.levels.slice().reverse().map(({ M, K, stride }) => ({ M, K, h: big.paddedHeight / stride, w: big.paddedWidth / stride, indices: new Uint16Array(0) }));
+    expect(big.paddedWidth % S).toBe(0);
+    const header = writeContainer({ fingerprint: decoder.manifest.fingerprint, ...big, channels: 3, method: 'context', tablesCrc: 0, levels: levels.map(({ M, K, h, w }) => ({ M, K, h, w })) }, levels.map(() => new Uint8Array(0)));
+    const e = await rejection(decoder.decode(header));
+    expect(e.code).toBe('ABSURD_SIZE');
+    const small = await open({ limits: { maxPixels: 100 * 100 } });
+    expect((await rejection(small.decode(files.rgb))).code).toBe('ABSURD_SIZE');
+    await small.dispose();
   });
 
   it('rejects a WebGPU request where there is no WebGPU, and auto falls back to WASM', async () => {

@@ -2,7 +2,7 @@
  * manifest.json: the model bundle's description. Written by the exporter (packages/train),
  * read by every decoder, so it is validated field by field with messages that name the field.
  */
-import { MAX_LEVELS, MAX_M, type DqcHeader } from './container.js';
+import { MAX_LEVELS, MAX_M, type ContainerLimits, type DqcHeader } from './container.js';
 import { DqcError, isDqcError } from './errors.js';
 import { compileTables, type EntropyTables } from './entropy/tables.js';
 import type { LevelSpec } from './entropy/types.js';
@@ -181,4 +181,26 @@ export function checkHeaderFitsModel(header: DqcHeader, manifest: Pick<Manifest,
       throw new DqcError('BAD_HEADER', `level ${i} of the file (M=${lv.M}, K=${lv.K}, ${lv.w}×${lv.h}) does not fit model ${manifest.name} (M=${ml.M}, K=${ml.K}, stride ${ml.stride})`);
     }
   });
+}
+
+/**
+ * Default largest image (2^26 ≈ 67 megapixels, e.g. 8192×8192, padded size) that a decoder or
+ * encoder holding a model accepts. The format allows 2^28 (what header-only readers such as
+ * `dqcodec info` use), but pixels and working memory grow with the image (about 9 bytes per pixel
+ * on top of the tile's working set in Node, BENCHMARKS.md "Hardening"; a browser also needs the
+ * RGBA output), so a 300-byte file cannot make a decoder allocate gigabytes unless the caller
+ * raised this.
+ */
+export const DEFAULT_MAX_PIXELS = 2 ** 26;
+
+/**
+ * The limits a codec holding this model checks every input against: maxPixels from the options
+ * (default DEFAULT_MAX_PIXELS); maxIndices from the options, else the indices this model produces
+ * for a maxPixels image (Σ M / stride²).
+ */
+export function limitsForModel(manifest: Pick<Manifest, 'levels'>, opts: ContainerLimits = {}): Required<ContainerLimits> {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new RangeError(`maxPixels must be a positive integer (got ${maxPixels})`);
+  const perPixel = manifest.levels.reduce((sum, lv) => sum + lv.M / (lv.stride * lv.stride), 0);
+  return { maxPixels, maxIndices: opts.maxIndices ?? Math.ceil(maxPixels * perPixel) };
 }

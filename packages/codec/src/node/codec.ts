@@ -15,6 +15,7 @@ import {
   checkHeaderFitsModel,
   copyReconstruction,
   interleaveAlpha,
+  limitsForModel,
   readHeader,
   type ContainerLimits,
   type DqcHeader,
@@ -31,13 +32,6 @@ import { modelMargins, planTiles, type TileMargins } from './tiling.js';
 /** Default core tile size in pixels (see DqCodecOptions.tileSize). */
 export const DEFAULT_TILE_SIZE = 1024;
 
-/**
- * Default largest image (2^26 ≈ 67 megapixels, e.g. 8192×8192, padded size) that DqCodec encodes
- * or decodes. Memory grows with the image (about 9 bytes per pixel on top of the tile's working
- * set, measured in BENCHMARKS.md "Hardening"), so a 300-byte file cannot make it allocate
- * gigabytes unless the caller raised this (DqCodecOptions.maxPixels, CLI --max-pixels).
- */
-export const DEFAULT_MAX_PIXELS = 2 ** 26;
 
 export interface DqCodecOptions {
   /** Execution provider (default 'cpu'). */
@@ -442,15 +436,9 @@ export class DqCodec {
   }
 }
 
-/**
- * Effective limits: maxPixels from the options (default DEFAULT_MAX_PIXELS); maxIndices from the
- * options, else the indices this model produces for a maxPixels image (Σ M / stride²).
- */
+/** Effective limits: DqCodecOptions.maxPixels wins over limits.maxPixels (see limitsForModel). */
 function codecLimits(manifest: Manifest, opts: DqCodecOptions): Required<ContainerLimits> {
-  const maxPixels = opts.maxPixels ?? opts.limits?.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new RangeError(`maxPixels must be a positive integer (got ${maxPixels})`);
-  const perPixel = manifest.levels.reduce((sum, lv) => sum + lv.M / (lv.stride * lv.stride), 0);
-  return { maxPixels, maxIndices: opts.limits?.maxIndices ?? Math.ceil(maxPixels * perPixel) };
+  return limitsForModel(manifest, { maxPixels: opts.maxPixels ?? opts.limits?.maxPixels, maxIndices: opts.limits?.maxIndices });
 }
 
 export { FileError };

@@ -2,7 +2,6 @@
 export {
   DqCodec,
   DEFAULT_TILE_SIZE,
-  DEFAULT_MAX_PIXELS,
   QUALITIES,
   levelsForQuality,
   type Quality,
