@@ -1,5 +1,5 @@
 /**
- * Reproduces the shipped models/default with one command (about 1–2 hours on a 2-core machine):
+ * Reproduces the shipped models/default with one command (about 2–3 hours on a 2-core machine):
  *
  *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
  *   npx tsx packages/train/scripts/prepareData.ts
@@ -8,6 +8,8 @@
  * Stage 1: 4500 steps from scratch on the 18 plasma/mate photos (batch 16 × 64², constant lr 5e-4).
  * Stage 2: 7000 steps from stage 1 (--init) on all 33 training photos (batch 8 × 128², cosine lr
  *          5e-4 → 2e-5 after 200 warm-up steps, preview dropout 0.1, seed 2).
+ * Stage 3: 14000 steps from stage 2 (--init), same data and crops, cosine lr 2.5e-4 → 1e-5 after
+ *          300 warm-up steps, preview dropout 0.1, seed 3.
  * Then export to ONNX and fit the entropy tables on the 33 training photos.
  *
  * Every stage resumes where it stopped when the command is run again. Differences from the run
@@ -73,7 +75,11 @@ dqcodec(['train', '--config', 'default', '--data', stage1Data, '--out', stage1, 
 const stage2Args = ['--config', 'default', '--data', data, '--out', stage2, '--steps', '7000', '--batch', '8', '--crop', '128', '--lr', '5e-4', '--lr-schedule', 'cosine', '--lr-final', '2e-5', '--warmup', '200', '--preview-dropout', '0.1', '--val-every', '500', '--seed', '2'];
 const r2 = resume(stage2);
 dqcodec(['train', ...stage2Args, ...(r2.length ? r2 : ['--init', join(stage1, 'checkpoint')])]);
+const stage3 = join(out, 'stage3');
+const stage3Args = ['--config', 'default', '--data', data, '--out', stage3, '--steps', '14000', '--batch', '8', '--crop', '128', '--lr', '2.5e-4', '--lr-schedule', 'cosine', '--lr-final', '1e-5', '--warmup', '300', '--preview-dropout', '0.1', '--val-every', '1000', '--seed', '3'];
+const r3 = resume(stage3);
+dqcodec(['train', ...stage3Args, ...(r3.length ? r3 : ['--init', join(stage2, 'checkpoint')])]);
 const model = join(out, 'model');
-dqcodec(['export', stage2, '-o', model, '--overwrite']);
+dqcodec(['export', stage3, '-o', model, '--overwrite']);
 dqcodec(['fit-entropy', '-m', model, '-d', data]);
 console.error(`\ntrain:default: model in ${model}; compare with: npm run bench:rd -- data/photos/heldout -m models/default -m ${model} --codecs none`);
