@@ -7,7 +7,7 @@
  * from raw pixels with sharp's defaults but for the settings named here.
  */
 import sharp from 'sharp';
-import { msSsim, MSSSIM_MIN_SIZE, psnr, readImage, type DqCodec } from '@dqcodec/codec';
+import { colourSamples, msSsim, MSSSIM_MIN_SIZE, psnr, readImage, type DqCodec } from '@dqcodec/codec';
 
 export type CodecName = 'dqcodec' | 'jpeg' | 'webp' | 'avif';
 export const SHARP_CODECS = ['jpeg', 'webp', 'avif'] as const;
@@ -74,15 +74,6 @@ export async function loadBenchImage(path: string, name: string): Promise<BenchI
   return { name, width: img.width, height: img.height, channels: img.colourChannels, colour: img.colour, png };
 }
 
-/** The colour samples of decoded interleaved pixels (drops alpha or extra bands). */
-function colourOf(px: Uint8Array, channels: number, want: number): Uint8Array {
-  if (channels === want) return px;
-  const n = px.length / channels;
-  const out = new Uint8Array(n * want);
-  for (let i = 0; i < n; i++) for (let c = 0; c < want; c++) out[i * want + c] = px[i * channels + c];
-  return out;
-}
-
 function measurement(img: BenchImage, codec: CodecName, label: string, setting: number, bytes: number, back: Uint8Array, encodeMs: number, decodeMs: number): Measurement {
   return {
     image: img.name,
@@ -111,7 +102,7 @@ export async function measureSharp(img: BenchImage, codec: SharpCodec, quality: 
   const t1 = performance.now();
   const dec = await sharp(file).toColourspace(img.channels === 1 ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
   const t2 = performance.now();
-  return measurement(img, codec, codec, quality, file.length, colourOf(dec.data, dec.info.channels, img.channels), t1 - t0, t2 - t1);
+  return measurement(img, codec, codec, quality, file.length, colourSamples(dec.data, dec.info.channels, img.channels), t1 - t0, t2 - t1);
 }
 
 export async function measureDqcodec(img: BenchImage, point: OperatingPoint): Promise<Measurement> {
@@ -120,5 +111,5 @@ export async function measureDqcodec(img: BenchImage, point: OperatingPoint): Pr
   const t1 = performance.now();
   const dec = await point.codec.decode(enc.bytes);
   const t2 = performance.now();
-  return measurement(img, 'dqcodec', point.label, point.levels, enc.bytes.length, colourOf(dec.pixels, dec.channels, img.channels), t1 - t0, t2 - t1);
+  return measurement(img, 'dqcodec', point.label, point.levels, enc.bytes.length, colourSamples(dec.pixels, dec.channels, img.channels), t1 - t0, t2 - t1);
 }

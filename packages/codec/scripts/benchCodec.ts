@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { defaultModelDir, DqCodec, listImages, readHeader, readImage, type ExecutionProvider, type SourceImage } from '../src/index.js';
+import { colourSamples, defaultModelDir, DqCodec, listImages, readHeader, readImage, type ExecutionProvider, type SourceImage } from '../src/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,15 +47,6 @@ function psnr(a: Uint8Array, b: Uint8Array): number {
   let se = 0;
   for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
   return se === 0 ? 99 : 10 * Math.log10((255 * 255) / (se / a.length));
-}
-
-/** The colour channels of decoded interleaved pixels (drops alpha). */
-function colourOf(px: Uint8Array, channels: number, colourChannels: number): Uint8Array {
-  if (channels === colourChannels) return px;
-  const n = px.length / channels;
-  const out = new Uint8Array(n * colourChannels);
-  for (let i = 0; i < n; i++) for (let c = 0; c < colourChannels; c++) out[i * colourChannels + c] = px[i * channels + c];
-  return out;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -86,7 +77,7 @@ async function sharpCodec(img: SourceImage, name: string, kind: 'avif' | 'jpeg')
     return kind === 'avif' ? s.avif({ quality: 50, effort: 4 }).toBuffer() : s.jpeg({ quality: 75, mozjpeg: true }).toBuffer();
   });
   const dec = await timed(() => sharp(enc.value).toColourspace(img.colourChannels === 1 ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true }));
-  const back = colourOf(dec.value.data, dec.value.info.channels, img.colourChannels);
+  const back = colourSamples(dec.value.data, dec.value.info.channels, img.colourChannels);
   return {
     image: name,
     codec: kind === 'avif' ? 'AVIF q50 e4' : 'mozjpeg q75',
@@ -162,14 +153,14 @@ async function main(): Promise<void> {
       bytes = r.bytes;
     }
     const dec = await timed(() => codec.decode(bytes));
-    const full = psnr(img.colour, colourOf(dec.value.pixels, dec.value.channels, img.colourChannels));
+    const full = psnr(img.colour, colourSamples(dec.value.pixels, dec.value.channels, img.colourChannels));
     rows.push({ image: name, codec: 'dqcodec', pixels: img.width * img.height, bytes: bytes.length, psnr: full, encMs, decMs: dec.ms });
     const h = readHeader(bytes);
     const prev = await codec.decode(bytes, { levels: 1 });
     previews.push({
       image: name,
       fraction: (h.headerLength + h.levels[0].streamLength) / bytes.length,
-      psnr: psnr(img.colour, colourOf(prev.pixels, prev.channels, img.colourChannels)),
+      psnr: psnr(img.colour, colourSamples(prev.pixels, prev.channels, img.colourChannels)),
       full,
     });
     rows.push(await sharpCodec(img, name, 'avif'));

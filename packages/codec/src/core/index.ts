@@ -46,4 +46,4 @@ export {
 export { CodebookAnalyzer, type AnalysisLevelSpec, type CodebookStats, type LevelAnalysis, type LevelSummary } from './analysis.js';
 export { miHeatmapSvg, type HeatmapOptions } from './heatmap.js';
 export { bdRate, gaussianWindow, mse, msSsim, msSsimDb, MSSSIM_MIN_SIZE, MSSSIM_WEIGHTS, pchip, psnr, qualityAtRate, type Pchip, type RateRange, type RdPoint } from './metrics/index.js';
-export { copyReconstruction, interleaveAlpha, type PixelLayout, type PixelRect, type ReconstructionRegion } from './pixels.js';
+export { colourSamples, copyReconstruction, interleaveAlpha, type PixelLayout, type PixelRect, type ReconstructionRegion } from './pixels.js';

@@ -65,3 +65,12 @@ export function copyReconstruction(recon: ReconstructionRegion, rect: PixelRect,
 export function interleaveAlpha(out: Uint8Array | Uint8ClampedArray, alpha: Uint8Array, stride: number): void {
   for (let i = 0, d = stride - 1; i < alpha.length; i++, d += stride) out[d] = alpha[i];
 }
+
+/** The first `colourChannels` samples of every pixel of interleaved `px` (drops alpha or extra bands; `px` itself when nothing is dropped). */
+export function colourSamples(px: Uint8Array, channels: number, colourChannels: number): Uint8Array {
+  if (channels === colourChannels) return px;
+  const n = px.length / channels;
+  const out = new Uint8Array(n * colourChannels);
+  for (let i = 0; i < n; i++) for (let c = 0; c < colourChannels; c++) out[i * colourChannels + c] = px[i * channels + c];
+  return out;
+}
