@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DqCodec } from '@dqcodec/codec';
 import { pixelCount } from '../src/commands/codecCommon.js';
-import { makeCase } from '../../packages/codec/test/fuzz/harness.js';
+import { makeCase } from '../../packages/core/test/fuzz/harness.js';
 import { nodeCorpus, runNodeCase } from '../../packages/codec/test/fuzz/node.js';
 import { makeModel, photoPixels, png, tmp } from '../../packages/codec/test/node/helpers.js';
 import { cli, expectUserError, type Result } from './inProcess.js';

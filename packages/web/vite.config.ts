@@ -1,6 +1,6 @@
 /**
  * `npm run build -w packages/web`: the library as one ES module, dist/dqcodec-web.js, for pages
- * without a bundler. @dqcodec/codec/core is bundled in; onnxruntime-web stays external (the page
+ * without a bundler. @dqcodec/core is bundled in; onnxruntime-web stays external (the page
  * maps 'onnxruntime-web/webgpu' and 'onnxruntime-web/wasm' with an import map — see README.md).
  */
 import { defineConfig } from 'vite';

@@ -1,5 +1,5 @@
 /**
- * The fuzzing suite at any size (CI runs a sample of the same cases in packages/codec/test):
+ * The fuzzing suite at any size (CI runs a sample of the same cases in packages/core/test and packages/codec/test):
  *
  *   npm run fuzz -- [--count 10000] [--seed 1] [--onnx-count n] [--cli-count n] [--cli-single n]
  *                   [--model dir] [--case-timeout s] [--json out.json]
@@ -25,8 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { defaultModelDir, DqCodec } from '../src/index.js';
-import { coreCorpus } from '../test/fuzz/corpus.js';
-import { describeCase, FuzzFailure, FuzzStats, makeCase, runCases, runCoreCase, type BaseFile, type FuzzCase } from '../test/fuzz/harness.js';
+import { coreCorpus } from '../../core/test/fuzz/corpus.js';
+import { describeCase, FuzzFailure, FuzzStats, makeCase, runCases, runCoreCase, type BaseFile, type FuzzCase } from '../../core/test/fuzz/harness.js';
 import { nodeCorpus, runNodeCase } from '../test/fuzz/node.js';
 
 const { values: args } = parseArgs({

@@ -1,9 +1,9 @@
 /**
- * @dqcodec/codec: the pure-TS core (.dqc format, entropy coding, manifests; also importable
- * alone as `@dqcodec/codec/core`, e.g. in browsers) plus the Node API (DqCodec: encode/decode
- * images through onnxruntime-node and sharp).
+ * @dqcodec/codec: everything of `@dqcodec/core` (.dqc format, entropy coding, manifests; also
+ * importable alone, e.g. in browsers, as `@dqcodec/core` or `@dqcodec/codec/core`) plus the Node
+ * API (DqCodec: encode/decode images through onnxruntime-node and sharp).
  */
-export * from './core/index.js';
+export * from '@dqcodec/core';
 export * from './node/index.js';
 // Tokens for ML work and codebook analysis (`dqcodec tokens / detokenize / analyze`).
 export {

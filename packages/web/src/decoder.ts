@@ -11,12 +11,11 @@
  * the file is still downloading, starting the preview as soon as the header and the top level's
  * stream have arrived.
  */
-import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlpha, DqcError, limitsForModel, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/codec/core';
+import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlpha, DqcError, limitsForModel, modelMargins, planTiles, readHeader, type ContainerLimits, type DqcHeader, type Manifest, type TileMargins } from '@dqcodec/core';
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
 import { loadModel, type DecoderIo, type LoadedModel, type ModelSource } from './model.js';
 import type { RgbaImage } from './pixels.js';
 import { configureOrt, findWebGpuAdapter, loadOrt, type GpuAdapterLike, type Ort, type WasmPaths } from './runtime.js';
-import { modelMargins, planTiles, type TileMargins } from './tiles.js';
 
 /** The execution provider a decoder runs on. */
 export type Provider = 'webgpu' | 'wasm';

@@ -1,7 +1,7 @@
 /**
  * @dqcodec/web: decode .dqc images in the browser with onnxruntime-web — WebGPU where the browser
  * offers an adapter, WASM otherwise — progressively (top-level preview first). Format and entropy
- * decoding come from @dqcodec/codec/core, the very code the Node codec runs.
+ * decoding come from @dqcodec/core, the very code the Node codec runs.
  *
  *   const decoder = await createDecoder({ model: '/models/default/' });
  *   const image = await decoder.decodeProgressive('/photo.dqc', { onProgress: (r) => drawToCanvas(r, canvas) });
@@ -24,4 +24,4 @@ export { isWebDecoderError, WebDecoderError, type WebDecoderErrorCode } from './
 export { manifestUrl, type ModelFiles, type ModelSource } from './model.js';
 export { drawToCanvas, toImageData, type RgbaImage } from './pixels.js';
 export { findWebGpuAdapter, type Ort, type WasmPaths } from './runtime.js';
-export { DqcError, isDqcError, type DqcErrorCode, type DqcHeader } from '@dqcodec/codec/core';
+export { DqcError, isDqcError, type DqcErrorCode, type DqcHeader } from '@dqcodec/core';

@@ -6,7 +6,7 @@
  * the decoder alone; the decoder's byte size is checked against the manifest's `sizes.decoder`
  * (and its SHA-256 against `hashes.decoder` when a manifest carries one).
  */
-import { DqcError, parseManifest, type Manifest } from '@dqcodec/codec/core';
+import { DqcError, parseManifest, type Manifest } from '@dqcodec/core';
 import { firstLine, WebDecoderError } from './errors.js';
 
 /** A model given as data rather than a URL (e.g. files the user picked, or bytes from a cache). */

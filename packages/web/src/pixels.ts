@@ -1,6 +1,6 @@
 /**
  * Decoded RGBA pixels → canvas. The conversion from reconstruction tensors is the Node decoder's
- * (copyReconstruction in @dqcodec/codec/core): grey images come out as R = G = B.
+ * (copyReconstruction in @dqcodec/core): grey images come out as R = G = B.
  */
 import { WebDecoderError } from './errors.js';
 

@@ -5,7 +5,7 @@
  */
 import { extname } from 'node:path';
 import sharp from 'sharp';
-import { CodebookAnalyzer, miHeatmapSvg, type LevelAnalysis } from '../core/index.js';
+import { CodebookAnalyzer, miHeatmapSvg, type LevelAnalysis } from '@dqcodec/core';
 import type { DqCodec } from './codec.js';
 import { FileError, writeFileAtomic } from './files.js';
 

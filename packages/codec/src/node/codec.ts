@@ -22,12 +22,12 @@ import {
   type EntropyMethod,
   type LevelIndices,
   type Manifest,
-} from '../core/index.js';
+} from '@dqcodec/core';
 import { checkNotSameFile, FileError, readInputFile, writeFileAtomic } from './files.js';
 import { encodeImageBuffer, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
 import { GRAPH_KEYS, loadModelBundle, ModelError, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
 import { createSession, cudaAvailable, CUDA_INSTALL_HINT, ExecutionProviderError, ort, type ExecutionProvider } from './runtime.js';
-import { modelMargins, planTiles, type TileMargins } from './tiling.js';
+import { modelMargins, planTiles, type TileMargins } from '@dqcodec/core';
 
 /** Default core tile size in pixels (see DqCodecOptions.tileSize). */
 export const DEFAULT_TILE_SIZE = 1024;

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { buildEntropyTables, encodeLevel, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '../core/index.js';
+import { buildEntropyTables, encodeLevel, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
 import { DqCodec, type DqCodecOptions } from './codec.js';
 import { FileError, writeFileAtomic } from './files.js';
 import { INPUT_EXTENSIONS } from './image.js';

@@ -20,5 +20,4 @@ export { FileError, writeFileAtomic, readInputFile } from './files.js';
 export { ImageError, readImage, encodeImageBuffer, outputFormat, INPUT_EXTENSIONS, OUTPUT_FORMATS, type OutputFormat, type SourceImage } from './image.js';
 export { ModelError, loadModelBundle, type ModelBundle } from './model.js';
 export { ExecutionProviderError, cudaAvailable, CUDA_INSTALL_HINT, EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime.js';
-export { architectureMargins, modelMargins, planTiles, type TileMargins, type Tile } from './tiling.js';
 export { defaultModelDir } from './paths.js';

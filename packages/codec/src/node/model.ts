@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DqcError, parseManifest, type Manifest } from '../core/index.js';
+import { DqcError, parseManifest, type Manifest } from '@dqcodec/core';
 
 export type GraphKey = 'encoder' | 'quantizer' | 'decoder';
 export const GRAPH_KEYS: readonly GraphKey[] = ['encoder', 'quantizer', 'decoder'];

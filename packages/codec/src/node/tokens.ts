@@ -7,7 +7,7 @@
  * is written atomically, the sidecar last, so a sidecar never names an array that is not there.
  */
 import { basename, dirname, join } from 'node:path';
-import { checkTokensForModel, encodeIndices, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '../core/index.js';
+import { checkTokensForModel, encodeIndices, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
 import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions } from './codec.js';
 import { checkNotSameFile, readInputFile, writeFileAtomic } from './files.js';
 import { encodeImageBuffer, outputFormat } from './image.js';

@@ -4,7 +4,7 @@
  */
 import type { DqCodec } from '../../src/index.js';
 import { alphaPlane, photoPixels, png, rgba } from '../node/helpers.js';
-import { checkMayDecode, describeCase, FuzzFailure, rejectionReason, type BaseFile, type FuzzCase } from './harness.js';
+import { checkMayDecode, describeCase, FuzzFailure, rejectionReason, type BaseFile, type FuzzCase } from '../../../core/test/fuzz/harness.js';
 
 /** Sizes and channel layouts worth mutating: ordinary, 1×1, a strip, RGBA, grey, grey + alpha. */
 export async function nodeCorpus(codec: DqCodec): Promise<BaseFile[]> {

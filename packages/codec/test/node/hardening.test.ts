@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, DEFAULT_MAX_PIXELS, DqCodec, fitEntropy, isDqcError, readHeader } from '../../src/index.js';
-import { runCases } from '../fuzz/harness.js';
+import { runCases } from '../../../core/test/fuzz/harness.js';
 import { nodeCorpus, runNodeCase } from '../fuzz/node.js';
 import { alphaPlane, makeModel, photoPixels, png, rgba, rejection, tmp } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DqcError, MAX_HEADER_BYTES, readContainer, readHeader, writeContainer, type HeaderFields } from '../../src/core/index.js';
+import { DqcError, MAX_HEADER_BYTES, readContainer, readHeader, writeContainer, type HeaderFields } from '../src/index.js';
 import { errorCode, FINGERPRINT, headerLength, levelRecord, patchHeader, smallFile } from './helpers.js';
 
 const FIELDS: HeaderFields = {

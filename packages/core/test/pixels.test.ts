@@ -1,6 +1,6 @@
-/** colourSamples (src/core/pixels.ts): the colour part of interleaved pixels, used by the benchmarks' metrics. */
+/** colourSamples (packages/core/src/pixels.ts): the colour part of interleaved pixels, used by the benchmarks' metrics. */
 import { describe, expect, it } from 'vitest';
-import { colourSamples } from '../../src/core/index.js';
+import { colourSamples } from '../src/index.js';
 
 describe('colourSamples', () => {
   it('drops alpha from RGBA and grey+alpha pixels', () => {

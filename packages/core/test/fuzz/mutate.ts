@@ -7,8 +7,8 @@
  * by a CRC, a length or the trailing-data check); a file with fixed checksums may decode — to
  * whatever indices its streams now say — and must otherwise be rejected cleanly.
  */
-import { crc32 } from '../../src/core/index.js';
-import type { Rand } from '../core/synthetic.js';
+import { crc32 } from '../../src/index.js';
+import type { Rand } from '../synthetic.js';
 
 export interface Mutant {
   /** Mutation name (for the per-kind counts). */

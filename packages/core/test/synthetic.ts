@@ -8,7 +8,7 @@
  * code usage is roughly uniform, like an EMA-trained codebook, not a toy skewed distribution).
  * The top level sees the same scene average-pooled, so levels are correlated.
  */
-import type { LevelIndices } from '../../src/core/index.js';
+import type { LevelIndices } from '../src/index.js';
 
 export type Rand = () => number;
 

@@ -3,8 +3,8 @@
  * methods, trained and default tables, every channel count (so both alpha payload methods),
  * 1×1 and 1-pixel-wide images, K from 2 to 65536, up to three levels.
  */
-import { buildEntropyTables, encodeIndices, type EntropyMethod, type EntropyTables, type ImageMeta, type LevelIndices } from '../../src/core/index.js';
-import { iidMap, SMOOTH_SCENE, SynthModel } from '../core/synthetic.js';
+import { buildEntropyTables, encodeIndices, type EntropyMethod, type EntropyTables, type ImageMeta, type LevelIndices } from '../../src/index.js';
+import { iidMap, SMOOTH_SCENE, SynthModel } from '../synthetic.js';
 import { CORE_FINGERPRINT, type BaseFile } from './harness.js';
 
 function meta(width: number, height: number, channels: number, paddedWidth: number, paddedHeight: number): ImageMeta {

@@ -7,8 +7,8 @@
  * A full decode of a file whose bytes changed without its checksums being fixed must fail.
  * Every case must finish within a time bound.
  */
-import { decodeIndices, isDqcError, type DecodedIndices, type EntropyTables } from '../../src/core/index.js';
-import { rng, type Rand } from '../core/synthetic.js';
+import { decodeIndices, isDqcError, type DecodedIndices, type EntropyTables } from '../../src/index.js';
+import { rng, type Rand } from '../synthetic.js';
 import { mutate, type Mutant } from './mutate.js';
 
 export interface BaseFile {

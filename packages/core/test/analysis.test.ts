@@ -1,6 +1,6 @@
 /** Codebook analysis (core, pure): exact values on small cases, estimator behaviour, heat map. */
 import { describe, expect, it } from 'vitest';
-import { CodebookAnalyzer, miHeatmapSvg, type LevelIndices } from '../../src/core/index.js';
+import { CodebookAnalyzer, miHeatmapSvg, type LevelIndices } from '../src/index.js';
 
 /** One level from per-codebook index lists (each a 1 × n map). */
 function level(K: number, ...books: number[][]): LevelIndices {

@@ -5,7 +5,7 @@
  * longer decode; docs/format.md §7 says such a change needs a new method id instead.
  */
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, crc32, decodeLevel, encodeLevel, type EntropyLevelTables, type EntropyMethod, type LevelIndices } from '../../src/core/index.js';
+import { buildEntropyTables, crc32, decodeLevel, encodeLevel, type EntropyLevelTables, type EntropyMethod, type LevelIndices } from '../src/index.js';
 import { BUSY_SCENE, iidMap, randomMap, SMOOTH_SCENE, SynthModel } from './synthetic.js';
 
 interface Case {

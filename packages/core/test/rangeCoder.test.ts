@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64, toBase64 } from '../../src/core/bytes.js';
-import { crc32 } from '../../src/core/index.js';
-import { FreqTable } from '../../src/core/entropy/fenwick.js';
-import { MAX_TOTAL, RangeDecoder, RangeEncoder } from '../../src/core/entropy/rangeCoder.js';
+import { fromBase64, toBase64 } from '../src/bytes.js';
+import { crc32 } from '../src/index.js';
+import { FreqTable } from '../src/entropy/fenwick.js';
+import { MAX_TOTAL, RangeDecoder, RangeEncoder } from '../src/entropy/rangeCoder.js';
 import { rng } from './synthetic.js';
 
 /** Cumulative table from frequencies. */

@@ -1,6 +1,7 @@
 /**
- * dqcodec core: the .dqc container and entropy coding of code indices. Pure TypeScript with no
- * Node APIs, so the same code runs in Node and in the browser.
+ * @dqcodec/core: the .dqc container, entropy coding of code indices, manifests, tokens, metrics
+ * and tile planning. Pure TypeScript with no Node APIs, so the same code runs in Node and in the
+ * browser.
  */
 export { DqcError, isDqcError, type DqcErrorCode } from './errors.js';
 export { crc32 } from './crc32.js';
@@ -47,3 +48,4 @@ export { CodebookAnalyzer, type AnalysisLevelSpec, type CodebookStats, type Leve
 export { miHeatmapSvg, type HeatmapOptions } from './heatmap.js';
 export { bdRate, gaussianWindow, mse, msSsim, msSsimDb, MSSSIM_MIN_SIZE, MSSSIM_WEIGHTS, pchip, psnr, qualityAtRate, type Pchip, type RateRange, type RdPoint } from './metrics/index.js';
 export { colourSamples, copyReconstruction, interleaveAlpha, type PixelLayout, type PixelRect, type ReconstructionRegion } from './pixels.js';
+export { architectureMargins, modelMargins, planTiles, type ArchitectureSummary, type Rect, type Tile, type TileMargins } from './tiling.js';

@@ -1,10 +1,10 @@
-/** Guards the hard rule: src/core runs unchanged in the browser, so no Node APIs and no `any` in its API. */
+/** Guards the hard rule: packages/core runs unchanged in the browser, so no Node APIs and no `any` in its API. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const CORE = fileURLToPath(new URL('../../src/core/', import.meta.url));
+const CORE = fileURLToPath(new URL('../src/', import.meta.url));
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -1,4 +1,4 @@
-import { crc32, encodeIndices, type ImageMeta, type LevelIndices } from '../../src/core/index.js';
+import { crc32, encodeIndices, type ImageMeta, type LevelIndices } from '../src/index.js';
 import { randomMap } from './synthetic.js';
 
 export const FINGERPRINT = 'a'.repeat(64);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bdRate, gaussianWindow, msSsim, msSsimDb, MSSSIM_MIN_SIZE, MSSSIM_WEIGHTS, pchip, psnr, qualityAtRate, type RdPoint } from '../../src/core/index.js';
+import { bdRate, gaussianWindow, msSsim, msSsimDb, MSSSIM_MIN_SIZE, MSSSIM_WEIGHTS, pchip, psnr, qualityAtRate, type RdPoint } from '../src/index.js';
 import { rng } from './synthetic.js';
 
 /** A smooth-ish random 8-bit image (blurred noise plus gradients), interleaved. */

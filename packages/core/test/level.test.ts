@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, decodeLevel, DqcError, encodeLevel, type EntropyMethod, type LevelIndices } from '../../src/core/index.js';
+import { buildEntropyTables, decodeLevel, DqcError, encodeLevel, type EntropyMethod, type LevelIndices } from '../src/index.js';
 import { iidMap, randomMap, rng } from './synthetic.js';
 
 const METHODS: EntropyMethod[] = ['static', 'context'];

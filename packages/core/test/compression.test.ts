@@ -5,7 +5,7 @@
  * model exploits the kinds of redundancy real maps have.
  */
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, encodeIndices, decodeIndices, type EntropyTables, type LevelIndices } from '../../src/core/index.js';
+import { buildEntropyTables, encodeIndices, decodeIndices, type EntropyTables, type LevelIndices } from '../src/index.js';
 import { BUSY_SCENE, iidMap, SMOOTH_SCENE, SynthModel, type SceneOptions } from './synthetic.js';
 
 const LEVELS = [

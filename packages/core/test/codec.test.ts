@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, decodeIndices, DqcError, encodeIndices, readHeader, writeContainer, type EntropyTables } from '../../src/core/index.js';
+import { buildEntropyTables, decodeIndices, DqcError, encodeIndices, readHeader, writeContainer, type EntropyTables } from '../src/index.js';
 import { errorCode, FINGERPRINT, SMALL_META, smallLevels } from './helpers.js';
 import { randomMap } from './synthetic.js';
 

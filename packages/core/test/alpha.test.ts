@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAlphaPlane, decodeIndices, encodeAlphaPlane, encodeIndices, readContainer, readHeader, writeContainer } from '../../src/core/index.js';
+import { decodeAlphaPlane, decodeIndices, encodeAlphaPlane, encodeIndices, readContainer, readHeader, writeContainer } from '../src/index.js';
 import { errorCode, FINGERPRINT, SMALL_META, smallLevels } from './helpers.js';
 
 function lcg(seed: number): () => number {

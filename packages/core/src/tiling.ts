@@ -15,7 +15,7 @@
  * stacks, k4/s2/p1 transposed convs). A manifest may override them with
  * `tileMargins: { encoder, decoder }` in image pixels.
  */
-import type { Manifest } from '../core/index.js';
+import type { Manifest } from './manifest.js';
 
 /** Dependency interval of a tensor element at stride s: image pixels [s·j + lo, s·j + hi]. */
 interface Support {

@@ -1,6 +1,6 @@
 /** Token documents and .npy arrays (core, pure): round trips, numpy compatibility, every refusal. */
 import { describe, expect, it } from 'vitest';
-import { checkTokensForModel, isDqcError, makeTokenSet, npyFileName, parseTokens, readNpy, tokensSidecarJson, tokensToJson, writeNpy, type DqcErrorCode, type TokenSet } from '../../src/core/index.js';
+import { checkTokensForModel, isDqcError, makeTokenSet, npyFileName, parseTokens, readNpy, tokensSidecarJson, tokensToJson, writeNpy, type DqcErrorCode, type TokenSet } from '../src/index.js';
 
 const b64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));

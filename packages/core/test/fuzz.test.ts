@@ -6,9 +6,9 @@
  * the CLI); CI runs this sample.
  */
 import { describe, expect, it } from 'vitest';
-import { DqcError } from '../../src/core/index.js';
-import { coreCorpus } from '../fuzz/corpus.js';
-import { checkMayDecode, FuzzFailure, makeCase, rejectionReason, runCases, runCoreCase } from '../fuzz/harness.js';
+import { DqcError } from '../src/index.js';
+import { coreCorpus } from './fuzz/corpus.js';
+import { checkMayDecode, FuzzFailure, makeCase, rejectionReason, runCases, runCoreCase } from './fuzz/harness.js';
 
 const CI_CASES = 10_000;
 

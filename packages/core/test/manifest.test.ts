@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, DqcError, levelSpecsTopFirst, parseManifest } from '../../src/core/index.js';
+import { buildEntropyTables, DqcError, levelSpecsTopFirst, parseManifest } from '../src/index.js';
 import { randomMap } from './synthetic.js';
 
 function valid(): Record<string, unknown> {

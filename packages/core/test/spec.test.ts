@@ -1,10 +1,10 @@
 /**
  * An independent, deliberately naive decoder written from docs/format.md alone (O(K) per
- * symbol, no shared code with src/core beyond the test inputs). If it agrees with the
+ * symbol, no shared code with packages/core/src beyond the test inputs). If it agrees with the
  * reference encoder, the document is precise enough to write a second decoder.
  */
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, encodeIndices, type EntropyTables, type LevelIndices } from '../../src/core/index.js';
+import { buildEntropyTables, encodeIndices, type EntropyTables, type LevelIndices } from '../src/index.js';
 import { BUSY_SCENE, randomMap, SynthModel } from './synthetic.js';
 
 interface Tab {
