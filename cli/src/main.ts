@@ -2,14 +2,29 @@
  * dqcodec command line. Each subcommand lives in commands/; this file only wires them up and
  * turns user errors into one line on stderr with a non-zero exit code.
  */
+import type { Command } from 'commander';
 import { CommanderError } from 'commander';
-import { isUserError } from './errors.js';
-import { createProgram } from './program.js';
+import { isUserError, UserError } from './errors.js';
+import { createLightProgram, needsTrainCommands } from './lightProgram.js';
 
-const program = createProgram();
+/**
+ * `train` and `export` need @dqcodec/train (TensorFlow.js), which takes about half a second to
+ * load and is an optional package: only those commands load the full tree (program.ts).
+ */
+async function loadProgram(args: readonly string[]): Promise<Command> {
+  if (!needsTrainCommands(args)) return createLightProgram();
+  try {
+    return (await import('./program.js')).createProgram();
+  } catch (err) {
+    const missing = err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && err.message.includes("'@dqcodec/train'");
+    if (missing) throw new UserError('training and export need the @dqcodec/train package: npm install @dqcodec/train');
+    throw err;
+  }
+}
 
 async function main(): Promise<void> {
   try {
+    const program = await loadProgram(process.argv.slice(2));
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {

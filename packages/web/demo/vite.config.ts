@@ -3,7 +3,7 @@
  * onnxruntime-web's bundled builds locate their .wasm with `new URL(file, import.meta.url)`, which
  * Vite turns into emitted assets, so the runtime is served by the app itself (no CDN).
  */
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
 
 const demoDir = fileURLToPath(new URL('.', import.meta.url));
@@ -12,6 +12,8 @@ export default defineConfig({
   root: demoDir,
   base: './',
   logLevel: 'warn',
+  // Workspace packages (@dqcodec/core, @dqcodec/web) from their TypeScript sources, not their dist/.
+  resolve: { conditions: ['@dqcodec/source', ...defaultClientConditions] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
