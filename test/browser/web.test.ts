@@ -14,7 +14,8 @@
  * Chromium is absent (CI installs it; $CHROMIUM overrides the path).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,7 @@ const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'
 const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-crash-reporter', '--no-first-run'];
 /** The one flag that gives headless Chromium a WebGPU adapter here (SwiftShader, on the CPU). */
 const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
+const bundleDir = mkdtempSync(join(tmpdir(), 'dqcodec-web-bundle-'));
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; name: string; code?: string; message: string };
 
@@ -112,7 +114,9 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
   beforeAll(async () => {
     const [, samples] = await Promise.all([buildDemo(), prepareSamples()]);
     const { build } = await import('vite');
-    await build({ configFile: join(webDir, 'vite.config.ts'), logLevel: 'warn' }); // dist/dqcodec-web.js for the no-bundler page
+    // dqcodec-web.js for the no-bundler page, built into a temporary directory (packages/web/dist is
+    // the package's own build, which the install test rebuilds while packing).
+    await build({ configFile: join(webDir, 'vite.config.ts'), logLevel: 'warn', build: { outDir: bundleDir, emptyOutDir: true } });
     sample = samples.find((s) => s.name === 'evening-glow') ?? samples[0];
     expect(sample, 'samples/*.png are needed').toBeDefined();
     const bytes = new Uint8Array(readFileSync(sample.dqcPath));
@@ -138,7 +142,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
         '/test/foreign.dqc': foreign,
         '/test/truncated.dqc': bytes.subarray(0, h.levels[0].streamOffset + 10),
         '/plain/index.html': { path: join(here, 'plain/index.html') },
-        '/plain/dqcodec-web.js': { path: join(webDir, 'dist/dqcodec-web.js') },
+        '/plain/dqcodec-web.js': { path: join(bundleDir, 'dqcodec-web.js') },
         ...Object.fromEntries(ortFiles.map((f) => [`/plain/ort/${f}`, { path: join(ortDist, f) }])),
       },
     });
