@@ -156,7 +156,7 @@ describe('dqcodec encode / decode / info (in-process)', () => {
   });
 
   it.skipIf(cudaAvailable())('--ep cuda without the CUDA provider gives the install hint', async () => {
-    expectUserError(await cli(['encode', photo, '-o', join(tmp(), 'a.dqc'), '-m', model, '--ep', 'cuda']), /onnxruntime-node-install=cuda12/);
+    expectUserError(await cli(['encode', photo, '-o', join(tmp(), 'a.dqc'), '-m', model, '--ep', 'cuda']), /ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
   });
 
   it('alpha: kept losslessly, refused for JPEG output, flattened on request', async () => {

@@ -36,7 +36,7 @@ export interface SessionOptions {
 /** The CUDA EP ships separately; this is what users need to run to get it. */
 export const CUDA_INSTALL_HINT =
   'the CUDA execution provider of onnxruntime-node is not installed. On Linux x64 with CUDA 12 and cuDNN 9, run ' +
-  '`npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12` (it downloads the provider from NuGet), or use --ep cpu';
+  '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (it downloads the provider from NuGet; README "CUDA"), or use --ep cpu';
 
 function ortBinDir(): string | null {
   try {

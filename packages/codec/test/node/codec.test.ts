@@ -63,7 +63,7 @@ describe('DqCodec.load', () => {
   it.skipIf(cudaAvailable())('asking for CUDA without the provider says how to install it', async () => {
     const e = await rejection(DqCodec.load(model, { ep: 'cuda' }));
     expect(e.name).toBe('ExecutionProviderError');
-    expect(e.message).toMatch(/onnxruntime-node-install=cuda12/);
+    expect(e.message).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
   });
 });
 
