@@ -17,3 +17,12 @@ export function floatOption(above: number): (value: string) => number {
     return n;
   };
 }
+
+/** Commander parser for an integer flag within [min, max]. */
+export function intRange(min: number, max: number, why = ''): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}${why}, got "${value}"`);
+    return n;
+  };
+}

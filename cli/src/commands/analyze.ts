@@ -80,7 +80,7 @@ export function registerAnalyze(program: Command): void {
     const heatmap = o.heatmap;
     if (heatmap !== undefined && !/\.(png|svg)$/i.test(heatmap)) throw new UserError(`--heatmap ${heatmap}: use a .png or .svg file name`);
     const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
-    if (expanded.missing.length > 0) throw new UserError(`${expanded.missing[0]}: no such file or directory`);
+    if (expanded.missing.length > 0) throw new UserError(expanded.missing[0].message);
     if (expanded.files.length === 0) throw new UserError(`no images found in ${inputs.join(', ')} (looked for ${INPUT_EXTENSIONS.join(', ')})`);
     const codec = await openCodec(o);
     const bar = progressBar(o.quiet);

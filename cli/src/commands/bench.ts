@@ -126,7 +126,7 @@ async function writePlot(path: string, report: BenchReport): Promise<string> {
 async function run(inputs: string[], o: BenchFlags): Promise<void> {
   if (o.plot !== undefined && extname(o.plot).toLowerCase() !== '.svg') throw new UserError(`--plot ${o.plot}: the plot is an SVG file (a PNG is written next to it); name it *.svg`);
   const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
-  if (expanded.missing.length > 0) throw new UserError(`${expanded.missing[0]}: no such file or directory`);
+  if (expanded.missing.length > 0) throw new UserError(expanded.missing[0].message);
   const files = expanded.files.slice(0, o.maxImages ?? Infinity);
   if (files.length === 0) throw new UserError(`no images found in ${inputs.join(', ')}`);
   const points = await operatingPoints(o);

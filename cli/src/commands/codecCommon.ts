@@ -4,13 +4,14 @@
  * keep going past bad files, report them at the end, non-zero exit).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, OUTPUT_FORMATS, type ExecutionProvider } from '@dqcodec/codec';
+import { checkColour, DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, MAX_THREADS, OUTPUT_FORMATS, type ExecutionProvider } from '@dqcodec/codec';
 import { isUserError, UserError } from '../errors.js';
-import { intOption } from '../options.js';
+import { intOption, intRange } from '../options.js';
+import { printable, printableError } from '../printable.js';
 
 export interface CodecFlags {
   model?: string;
@@ -31,7 +32,30 @@ export function pixelCount(value: string): number {
   return n;
 }
 
-/** --model, --ep, --threads, --tile, --max-pixels, --quiet. */
+/** Commander parser for --flatten's colour: one sharp can parse, checked before any work. */
+export function flattenColour(value: string): string {
+  try {
+    return checkColour(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** --flatten [colour], validated. */
+export function addFlattenOption(cmd: Command, what: string): Command {
+  return cmd.option('--flatten [colour]', what, flattenColour);
+}
+
+/** --allow-corrupt: damaged image data decoded with a note instead of refused. */
+export function addAllowCorruptOption(cmd: Command): Command {
+  return cmd.option('--allow-corrupt', 'decode damaged images (truncated or corrupt data) with a note instead of refusing them', false);
+}
+
+/** --force: replace read-only outputs. */
+export function addForceOption(cmd: Command): Command {
+  return cmd.option('-f, --force', 'replace existing outputs even when they are read-only (they keep their permissions)', false);
+}
+
 /** The options of commands that write images (decode, detokenize): levels, format, quality, overwrite. */
 export function addImageOutputOptions(cmd: Command, formatDefault: string): Command {
   return cmd
@@ -44,13 +68,21 @@ export function addCodecOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <dir>', 'model directory (default: $DQCODEC_MODEL, else the shipped models/default)')
     .addOption(new Option('--ep <provider>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: one per core)', intOption(1))
+    .option('--threads <n>', `onnxruntime intra-op threads, 1 to ${MAX_THREADS} (default: one per core)`, intRange(1, MAX_THREADS))
     .option('--tile <px>', `tile size in pixels for large images (0 = no tiling; memory grows with the tile)`, intOption(0), DEFAULT_TILE_SIZE)
     .option('--max-pixels <n>', 'largest image accepted in pixels, e.g. 100M (memory grows with the image; 2^26 by default)', pixelCount, DEFAULT_MAX_PIXELS)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
 
 export async function openCodec(o: CodecFlags): Promise<DqCodec> {
+  try {
+    return await openCodecUnsafe(o);
+  } catch (err) {
+    throw printableError(err);
+  }
+}
+
+async function openCodecUnsafe(o: CodecFlags): Promise<DqCodec> {
   let dir = o.model ?? process.env.DQCODEC_MODEL;
   if (dir === undefined) {
     dir = defaultModelDir();
@@ -73,10 +105,31 @@ export interface InputFile {
 
 export interface ExpandedInputs {
   files: InputFile[];
-  /** Inputs that matched nothing. */
-  missing: string[];
+  /** Inputs that matched nothing or cannot be examined, each with its one-line reason. */
+  missing: { file: string; message: string }[];
+  /** What a directory search passed over on purpose (a symlink loop, a directory that cannot be read), one line each. */
+  skipped: string[];
   /** True when a directory or glob was given (the output is then a directory). */
   expanded: boolean;
+}
+
+/** The reason a path cannot be examined, in one line: not always "no such file". */
+export function pathProblem(path: string, e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return `${path}: no such file or directory`;
+    case 'ELOOP':
+      return `${path}: too many levels of symbolic links (a symlink loop?)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${path}: permission denied (it or one of its directories cannot be read)`;
+    case 'ENOTDIR':
+      return `${path}: a part of the path is not a directory`;
+    case 'ENAMETOOLONG':
+      return `${path}: the name is too long`;
+    default:
+      return `${path}: ${String(e.message).split('\n')[0]}`;
+  }
 }
 
 const GLOB_CHARS = /[*?[]/;
@@ -128,37 +181,75 @@ async function glob(pattern: string): Promise<{ base: string; files: string[] }>
   return { base, files: [...new Set(out)].sort() };
 }
 
-async function listDir(dir: string, exts: Set<string>): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && !e.name.startsWith('.') && exts.has(extname(e.name).slice(1).toLowerCase()))
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
+/**
+ * Files under `root` with one of `exts`, searched recursively. Symbolic links are followed, to
+ * files and to directories alike; a directory reached twice (a symlink loop, or two links to one
+ * place) is searched once and the repeat noted in `skipped`, as are directories that cannot be
+ * read. Links that lead nowhere, and entries that are not regular files (a FIFO named x.png), are
+ * returned in `broken` / as files, so that they are reported as failed inputs, not dropped.
+ */
+async function listDir(root: string, exts: Set<string>, skipped: string[], broken: { file: string; message: string }[]): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const wanted = (name: string): boolean => exts.has(extname(name).slice(1).toLowerCase());
+  const walk = async (dir: string): Promise<void> => {
+    const real = await realpath(dir).catch(() => dir);
+    if (seen.has(real)) {
+      skipped.push(`${dir}: leads to ${real}, which is already searched (a symlink loop or a second link); skipped`);
+      return;
+    }
+    seen.add(real);
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      skipped.push(`${pathProblem(dir, err as NodeJS.ErrnoException)}; skipped`);
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        const st = await stat(p).catch((err: NodeJS.ErrnoException) => err);
+        if (st instanceof Error) {
+          if (wanted(e.name)) broken.push({ file: p, message: `${p}: a symbolic link that leads nowhere (${pathProblem(p, st).slice(p.length + 2)})` });
+          continue;
+        }
+        if (st.isDirectory()) await walk(p);
+        else if (wanted(e.name)) out.push(p);
+      } else if (e.isDirectory()) await walk(p);
+      else if (wanted(e.name)) out.push(p);
+    }
+  };
+  await walk(root);
+  return out.sort();
 }
 
 /** Files, directories (searched recursively for `exts`) and quoted globs → input files. */
 export async function expandInputs(args: string[], exts: readonly string[]): Promise<ExpandedInputs> {
   const extSet = new Set(exts);
   const files: InputFile[] = [];
-  const missing: string[] = [];
+  const missing: { file: string; message: string }[] = [];
+  const skipped: string[] = [];
   let expanded = false;
   for (const arg of args) {
-    const st = await stat(arg).catch(() => null);
-    if (st?.isDirectory()) {
+    const st = await stat(arg).catch((err: NodeJS.ErrnoException) => err);
+    if (!(st instanceof Error) && st.isDirectory()) {
       expanded = true;
-      for (const f of await listDir(arg, extSet)) files.push({ path: f, rel: relative(arg, f) });
-    } else if (st) {
+      for (const f of await listDir(arg, extSet, skipped, missing)) files.push({ path: f, rel: relative(arg, f) });
+    } else if (!(st instanceof Error)) {
       files.push({ path: arg, rel: basename(arg) });
-    } else if (GLOB_CHARS.test(arg)) {
+    } else if (st.code === 'ENOENT' && GLOB_CHARS.test(arg)) {
       expanded = true;
       const g = await glob(arg);
-      if (g.files.length === 0) missing.push(arg);
+      if (g.files.length === 0) missing.push({ file: arg, message: `${arg}: no such file or no matching files` });
       for (const f of g.files) files.push({ path: f, rel: relative(g.base, f) });
     } else {
-      missing.push(arg);
+      missing.push({ file: arg, message: pathProblem(arg, st) });
     }
   }
-  return { files, missing, expanded };
+  return { files, missing, skipped, expanded };
 }
 
 /** Whether -o names a directory: several inputs, a directory/glob input, a trailing slash, or an existing directory. */
@@ -181,11 +272,11 @@ export function mapOutputs(files: InputFile[], outDir: string, ext: string): { i
   });
 }
 
-/** The message of a per-file failure, prefixed with the file unless it already names it. */
+/** The message of a per-file failure, prefixed with the file unless it already names it; printable (one line). */
 export function failureMessage(file: string, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   const text = msg.includes(file) ? msg : `${file}: ${msg}`;
-  return isUserError(err) ? text : `${text} (internal error: ${err instanceof Error ? (err.stack?.split('\n')[1]?.trim() ?? '') : ''})`;
+  return printable(isUserError(err) ? text : `${text} (internal error: ${err instanceof Error ? (err.stack?.split('\n')[1]?.trim() ?? '') : ''})`);
 }
 
 /** Make a user-facing error for a single-file run: prefixed with the file, still one line. */
@@ -194,11 +285,18 @@ export function singleFileError(file: string, err: unknown): unknown {
   return new UserError(failureMessage(file, err));
 }
 
-/** Open the codec, run `work`, and close the codec whatever happens. */
+/** A user error for the first input a single-file command could not use. */
+export function missingInputError(expanded: ExpandedInputs): UserError {
+  return new UserError(printable(expanded.missing[0].message));
+}
+
+/** Open the codec, run `work`, and close the codec whatever happens; user errors come out printable. */
 export async function withCodec<T>(o: CodecFlags, work: (codec: DqCodec) => Promise<T>): Promise<T> {
   const codec = await openCodec(o);
   try {
     return await work(codec);
+  } catch (err) {
+    throw printableError(err);
   } finally {
     await codec.close();
   }
@@ -227,18 +325,20 @@ export interface BatchJob {
 export async function runBatch(
   verb: string,
   jobs: BatchJob[],
-  missing: string[],
+  inputs: Pick<ExpandedInputs, 'missing' | 'skipped'>,
   quiet: boolean,
   work: (job: BatchJob) => Promise<{ line: string; notes: string[] }>,
 ): Promise<{ ok: number; failed: { file: string; message: string }[] }> {
-  const failed = missing.map((m) => ({ file: m, message: `${m}: no such file or no matching files` }));
+  const missing = inputs.missing;
+  const failed = missing.map((m) => ({ file: m.file, message: printable(m.message) }));
+  if (!quiet) for (const s of inputs.skipped) process.stderr.write(`note: ${printable(s)}\n`);
   const bar = process.stderr.isTTY && !quiet && jobs.length > 1 ? new cliProgress.SingleBar({ format: `${verb} [{bar}] {value}/{total} | {file}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   bar?.start(jobs.length, 0, { file: '' });
   let ok = 0;
   const made = new Set<string>();
   const notes: string[] = [];
   for (const job of jobs) {
-    bar?.update({ file: job.input });
+    bar?.update({ file: printable(job.input) });
     try {
       const dir = dirname(job.output);
       if (!made.has(dir)) {
@@ -247,10 +347,10 @@ export async function runBatch(
       }
       const r = await work(job);
       ok++;
-      if (bar) notes.push(...r.notes.map((n) => `note: ${job.input}: ${n}`));
+      if (bar) notes.push(...r.notes.map((n) => printable(`note: ${job.input}: ${n}`)));
       else if (!quiet) {
-        process.stdout.write(`${r.line}\n`);
-        for (const n of r.notes) process.stderr.write(`note: ${job.input}: ${n}\n`);
+        process.stdout.write(`${printable(r.line)}\n`);
+        for (const n of r.notes) process.stderr.write(`${printable(`note: ${job.input}: ${n}`)}\n`);
       }
     } catch (err) {
       failed.push({ file: job.input, message: failureMessage(job.input, err) });

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { alphaSection, hasAlphaSection, levelStream, loadModelBundle, readHeader, readInputFile, DqcError } from '@dqcodec/codec';
+import { alphaSection, hasAlphaSection, levelStream, loadModelBundle, readHeader, readDqcFile, DqcError } from '@dqcodec/codec';
+import { jsonPrintable, printable, printableError } from '../printable.js';
 import { singleFileError, channelsName } from './codecCommon.js';
 
 interface LevelInfo {
@@ -90,11 +91,12 @@ function pad(s: string | number, n: number): string {
   return String(s).padStart(n);
 }
 
+/** The text form; the file and model names are untrusted, so they are printed printable (one line each). */
 function render(i: DqcInfo): string {
   const lines = [
-    `${i.file}: ${i.bytes} bytes, .dqc version ${i.version}, entropy method ${i.method}`,
+    `${printable(i.file)}: ${i.bytes} bytes, .dqc version ${i.version}, entropy method ${i.method}`,
     `image     ${i.width}×${i.height} ${channelsName(i.channels)} (padded ${i.paddedWidth}×${i.paddedHeight}), ${i.bpp.toFixed(4)} bpp`,
-    `model     ${i.fingerprint}${i.model ? ` (${i.model.matches ? `matches ${i.model.name}` : `NOT the model in ${i.model.dir}`})` : ''}`,
+    `model     ${i.fingerprint}${i.model ? ` (${i.model.matches ? `matches ${printable(i.model.name)}` : `NOT the model in ${printable(i.model.dir)}`})` : ''}`,
     `tables    crc ${i.tablesCrc}; header ${i.headerBytes} bytes`,
     '',
     'level  stride  M × h × w              K     bytes  bits/index  log2 K     bpp',
@@ -117,14 +119,18 @@ export function registerInfo(program: Command): void {
     .action(async (file: string, o: { json: boolean; model?: string }) => {
       let info: DqcInfo;
       try {
-        info = inspectDqc(file, await readInputFile(file));
+        // Bounded by the header: a file longer than its header accounts for is refused unread.
+        info = inspectDqc(file, await readDqcFile(file));
       } catch (err) {
         throw singleFileError(file, err);
       }
       if (o.model !== undefined) {
-        const b = await loadModelBundle(o.model);
+        const b = await loadModelBundle(o.model).catch((err: unknown) => {
+          throw printableError(err);
+        });
         info.model = { dir: o.model, name: b.manifest.name, matches: b.manifest.fingerprint === info.fingerprint };
       }
-      process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : `${render(info)}\n`);
+      // JSON escapes control characters itself; the text form prints the file and model names printable.
+      process.stdout.write(o.json ? `${jsonPrintable(JSON.stringify(info, null, 2))}\n` : `${render(info)}\n`);
     });
 }

@@ -7,13 +7,32 @@ import { mkdir, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { detokenizeFile, INPUT_EXTENSIONS, TOKEN_FORMATS, tokensFile, type TokenFormat, type TokensFileResult } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
-import { addCodecOptions, addImageOutputOptions, channelsName, expandInputs, kb, mapOutputs, outputIsDirectory, runBatch, type CodecFlags, withCodec, withCodecForFile } from './codecCommon.js';
+import { printable } from '../printable.js';
+import {
+  addAllowCorruptOption,
+  addCodecOptions,
+  addFlattenOption,
+  addForceOption,
+  addImageOutputOptions,
+  channelsName,
+  expandInputs,
+  kb,
+  mapOutputs,
+  missingInputError,
+  outputIsDirectory,
+  runBatch,
+  type CodecFlags,
+  withCodec,
+  withCodecForFile,
+} from './codecCommon.js';
 
 interface TokensFlags extends CodecFlags {
   out: string;
   format: TokenFormat;
   flatten?: string | boolean;
   overwrite: boolean;
+  force: boolean;
+  allowCorrupt: boolean;
 }
 
 const LAYOUT_HELP = `
@@ -39,29 +58,31 @@ export function registerTokens(program: Command): void {
     .argument('<input...>', 'image files, directories (searched recursively) or quoted globs')
     .requiredOption('-o, --out <path>', 'output .json file for one image; else (and always for npy) a directory')
     .addOption(new Option('--format <fmt>', 'token file layout').choices([...TOKEN_FORMATS]).default('json'))
-    .option('--flatten [colour]', 'composite transparency onto a background (default white) first')
     .option('--no-overwrite', 'refuse to replace existing outputs')
     .addHelpText('after', LAYOUT_HELP);
+  addFlattenOption(cmd, 'composite transparency onto a background (default white) first');
+  addAllowCorruptOption(cmd);
+  addForceOption(cmd);
   addCodecOptions(cmd).action(async (inputs: string[], o: TokensFlags) => {
     const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
     const toDir = o.format === 'npy' || (await outputIsDirectory(o.out, expanded, inputs.length));
-    const opts = { format: o.format, flatten: o.flatten, overwrite: o.overwrite };
+    const opts = { format: o.format, flatten: o.flatten, overwrite: o.overwrite, force: o.force, allowCorrupt: o.allowCorrupt };
     if (!toDir) {
-      if (expanded.missing.length > 0) throw new UserError(`${expanded.missing[0]}: no such file`);
+      if (expanded.missing.length > 0) throw missingInputError(expanded);
       const input = expanded.files[0].path;
       if (extname(o.out).toLowerCase() !== '.json') throw new UserError(`output ${o.out} should end in .json (--format json writes one JSON document)`);
       await withCodecForFile(o, input, async (codec) => {
         const r = await tokensFile(codec, input, o.out, opts);
-        if (!o.quiet) process.stdout.write(`${summary(input, r)}\n`);
+        if (!o.quiet) process.stdout.write(`${printable(summary(input, r))}\n`);
       });
       return;
     }
     if ((await stat(o.out).catch(() => null))?.isFile()) throw new UserError(`output ${o.out} is a file, but ${o.format === 'npy' ? '--format npy' : 'several inputs'} need${o.format === 'npy' ? 's' : ''} an output directory`);
-    if (expanded.files.length === 0) throw new UserError(`no input images found in ${inputs.join(', ')}`);
+    if (expanded.files.length === 0 && expanded.missing.length === 0) throw new UserError(printable(`no input images found in ${inputs.join(', ')}`));
     const jobs = mapOutputs(expanded.files, o.out, '.tokens.json');
     await mkdir(o.out, { recursive: true });
     await withCodec(o, (codec) =>
-      runBatch('tokenize', jobs, expanded.missing, o.quiet, async (job) => {
+      runBatch('tokenize', jobs, expanded, o.quiet, async (job) => {
         const r = await tokensFile(codec, job.input, job.output, opts);
         return { line: summary(job.input, r), notes: [] };
       }),
@@ -75,6 +96,7 @@ interface DetokenizeFlags extends CodecFlags {
   format?: string;
   quality: number;
   overwrite: boolean;
+  force: boolean;
 }
 
 export function registerDetokenize(program: Command): void {
@@ -84,14 +106,15 @@ export function registerDetokenize(program: Command): void {
     .argument('<tokens>', 'token file (.json; for the npy layout, the <name>.tokens.json next to its .npy arrays)')
     .requiredOption('-o, --out <image>', 'output image (png, jpg, webp, avif, tiff; from the extension or --format)')
     .option('--no-overwrite', 'refuse to replace an existing output');
+  addForceOption(cmd);
   addCodecOptions(addImageOutputOptions(cmd, 'from the output extension')).action(async (input: string, o: DetokenizeFlags) => {
     if (o.quality > 100) throw new UserError(`--quality must be 1..100 (got ${o.quality})`);
     await withCodecForFile(o, input, async (codec) => {
       const L = codec.manifest.levels.length;
       if (o.levels !== undefined && o.levels > L) throw new UserError(`--levels ${o.levels}: the model has only ${L} levels`);
-      const r = await detokenizeFile(codec, input, o.out, { levels: o.levels, format: o.format, quality: o.quality, overwrite: o.overwrite });
+      const r = await detokenizeFile(codec, input, o.out, { levels: o.levels, format: o.format, quality: o.quality, overwrite: o.overwrite, force: o.force });
       const lv = r.levels < r.totalLevels ? `, preview from ${r.levels} of ${r.totalLevels} levels` : '';
-      if (!o.quiet) process.stdout.write(`${input} → ${r.output}: ${r.width}×${r.height} ${channelsName(r.channels)}, ${kb(r.size)}${lv}\n`);
+      if (!o.quiet) process.stdout.write(`${printable(`${input} → ${r.output}: ${r.width}×${r.height} ${channelsName(r.channels)}, ${kb(r.size)}${lv}`)}\n`);
     });
   });
 }

@@ -11,6 +11,7 @@ export {
   imageTokens,
   writeTokens,
   readTokens,
+  type ReadTokensOptions,
   detokenize,
   tokensFile,
   detokenizeFile,

@@ -27,7 +27,18 @@ export type { EntropyLevelTables, EntropyTables } from './entropy/tables.js';
 export { encodeLevel, decodeLevel, parseEntropyTables } from './entropy/level.js';
 export { buildEntropyTables, type BuildTablesOptions } from './entropy/train.js';
 export { encodeIndices, decodeIndices, type DecodeOptions, type DecodedIndices, type EncodeOptions, type ImageMeta } from './codec.js';
-export { parseManifest, levelSpecsTopFirst, checkHeaderFitsModel, limitsForModel, DEFAULT_MAX_PIXELS, type Manifest, type ManifestLevel } from './manifest.js';
+export {
+  parseManifest,
+  levelSpecsTopFirst,
+  checkHeaderFitsModel,
+  limitsForModel,
+  fingerprintPair,
+  DEFAULT_MAX_PIXELS,
+  MAX_RES_BLOCKS,
+  MAX_TILE_MARGIN,
+  type Manifest,
+  type ManifestLevel,
+} from './manifest.js';
 export { readNpy, writeNpy, type NpyArray } from './npy.js';
 export {
   TOKENS_FORMAT,

@@ -8,6 +8,22 @@ import { compileTables, type EntropyTables } from './entropy/tables.js';
 import type { LevelSpec } from './entropy/types.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
+/** Largest config.resBlocks accepted (the trainer allows 16): it sizes the receptive-field walk and the tile margins. */
+export const MAX_RES_BLOCKS = 64;
+/** Largest tileMargins override accepted, in image pixels: a margin this wide already makes every tile the whole image. */
+export const MAX_TILE_MARGIN = 16384;
+
+/**
+ * Two fingerprints for a message, each cut to the same length, long enough to tell them apart
+ * (16 characters, or 4 past the first difference; whole when that is most of them).
+ */
+export function fingerprintPair(a: string, b: string): [string, string] {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  const n = Math.max(16, i + 4);
+  const cut = (s: string): string => (s.length <= n + 8 ? s : `${s.slice(0, n)}…`);
+  return [cut(a), cut(b)];
+}
 
 /** One quantised level as the model defines it. */
 export interface ManifestLevel {
@@ -121,6 +137,15 @@ export function parseManifest(json: unknown): Manifest {
   }
   if (typeof o.name !== 'string' || o.name.length < 1 || o.name.length > 256) throw fail('name', 'must be a non-empty string');
   if (o.config === undefined) throw fail('config', 'is required');
+  // config belongs to packages/train, but the fields that size work here are range-checked.
+  if (typeof o.config === 'object' && o.config !== null && !Array.isArray(o.config)) {
+    const c = o.config as Record<string, unknown>;
+    if (c.resBlocks !== undefined) int(c, 'resBlocks', 'config.resBlocks', 0, MAX_RES_BLOCKS);
+  }
+  if (o.tileMargins !== undefined) {
+    const t = obj(o.tileMargins, 'tileMargins');
+    for (const k of ['encoder', 'decoder']) int(t, k, `tileMargins.${k}`, 0, MAX_TILE_MARGIN);
+  }
   const levels = parseLevels(o.levels);
   const top = levels[levels.length - 1].stride;
   const totalStride = int(o, 'totalStride', 'totalStride', 1, 65536);
@@ -163,10 +188,8 @@ export function levelSpecsTopFirst(manifest: Pick<Manifest, 'levels'>): LevelSpe
  */
 export function checkHeaderFitsModel(header: DqcHeader, manifest: Pick<Manifest, 'name' | 'fingerprint' | 'levels' | 'totalStride'>): void {
   if (header.fingerprint !== manifest.fingerprint) {
-    throw new DqcError(
-      'MODEL_MISMATCH',
-      `file was encoded by another model (fingerprint ${header.fingerprint.slice(0, 16)}…; the loaded model ${manifest.name} is ${manifest.fingerprint.slice(0, 16)}…)`,
-    );
+    const [file, model] = fingerprintPair(header.fingerprint, manifest.fingerprint);
+    throw new DqcError('MODEL_MISMATCH', `file was encoded by another model (fingerprint ${file}; the loaded model ${manifest.name} is ${model})`);
   }
   const L = manifest.levels.length;
   const n = header.levels.length;

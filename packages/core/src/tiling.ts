@@ -15,7 +15,7 @@
  * stacks, k4/s2/p1 transposed convs). A manifest may override them with
  * `tileMargins: { encoder, decoder }` in image pixels.
  */
-import type { Manifest } from './manifest.js';
+import { MAX_RES_BLOCKS, MAX_TILE_MARGIN, type Manifest } from './manifest.js';
 
 /** Dependency interval of a tensor element at stride s: image pixels [s·j + lo, s·j + hi]. */
 interface Support {
@@ -108,12 +108,14 @@ function roundUp(n: number, m: number): number {
 /** Tile margins of a model, rounded up to its total stride. */
 export function modelMargins(manifest: Manifest): TileMargins {
   const S = manifest.totalStride;
+  // parseManifest range-checks both (MAX_TILE_MARGIN, MAX_RES_BLOCKS); values outside are ignored here too.
   const override = manifest.tileMargins as Partial<TileMargins> | undefined;
-  if (override && Number.isInteger(override.encoder) && Number.isInteger(override.decoder)) {
-    return { encoder: roundUp(override.encoder as number, S), decoder: roundUp(override.decoder as number, S) };
+  const margin = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TILE_MARGIN;
+  if (override && margin(override.encoder) && margin(override.decoder)) {
+    return { encoder: roundUp(override.encoder, S), decoder: roundUp(override.decoder, S) };
   }
   const cfg = (manifest.config ?? {}) as { resBlocks?: unknown };
-  const resBlocks = typeof cfg.resBlocks === 'number' && Number.isInteger(cfg.resBlocks) && cfg.resBlocks >= 0 ? cfg.resBlocks : 16;
+  const resBlocks = typeof cfg.resBlocks === 'number' && Number.isInteger(cfg.resBlocks) && cfg.resBlocks >= 0 && cfg.resBlocks <= MAX_RES_BLOCKS ? cfg.resBlocks : 16;
   const m = architectureMargins({ strides: manifest.levels.map((l) => l.stride), resBlocks });
   return { encoder: roundUp(m.encoder, S), decoder: roundUp(m.decoder, S) };
 }

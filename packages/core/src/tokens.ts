@@ -14,7 +14,7 @@
 import { MAX_LEVELS, MAX_M } from './container.js';
 import { DqcError } from './errors.js';
 import type { LevelIndices, LevelShape } from './entropy/types.js';
-import type { Manifest } from './manifest.js';
+import { fingerprintPair, type Manifest } from './manifest.js';
 import { readNpy } from './npy.js';
 
 export const TOKENS_FORMAT = 'dqcodec-tokens';
@@ -181,11 +181,17 @@ function outOfRange(name: string, where: string, v: number, K: number): DqcError
 function inlineIndices(v: unknown, lv: LevelShape, name: string, f: string): Uint16Array {
   const { M, h, w, K } = lv;
   if (!Array.isArray(v) || v.length !== M) throw fail(name, f, `must be an array of M = ${M} planes (got ${Array.isArray(v) ? `${v.length}` : typeof v})`);
-  const out = new Uint16Array(M * h * w);
+  // Every plane and row is checked before the output is allocated, so the allocation is backed by
+  // data that is really there, not by the declared shape alone.
   v.forEach((plane: unknown, m) => {
     if (!Array.isArray(plane) || plane.length !== h) throw fail(name, `${f}[${m}]`, `must be an array of h = ${h} rows (got ${Array.isArray(plane) ? plane.length : typeof plane})`);
     plane.forEach((row: unknown, y) => {
       if (!Array.isArray(row) || row.length !== w) throw fail(name, `${f}[${m}][${y}]`, `must be an array of w = ${w} integers (got ${Array.isArray(row) ? row.length : typeof row})`);
+    });
+  });
+  const out = new Uint16Array(M * h * w);
+  (v as unknown[][][]).forEach((plane, m) => {
+    plane.forEach((row, y) => {
       const at = (m * h + y) * w;
       row.forEach((x: unknown, i) => {
         if (typeof x !== 'number' || !Number.isInteger(x)) throw fail(name, `${f}[${m}][${y}][${i}]`, `must be an integer (got ${JSON.stringify(x)})`);
@@ -260,10 +266,8 @@ function roundUp(n: number, m: number): number {
 /** Refuse tokens that another model made, or whose shapes this model cannot decode. */
 export function checkTokensForModel(set: TokenSet, manifest: Pick<Manifest, 'name' | 'fingerprint' | 'levels' | 'totalStride'>, name = 'tokens'): void {
   if (set.model.fingerprint !== manifest.fingerprint) {
-    throw new DqcError(
-      'MODEL_MISMATCH',
-      `${name}: tokens were made by another model (${set.model.name}, fingerprint ${set.model.fingerprint.slice(0, 16)}…; the loaded model ${manifest.name} is ${manifest.fingerprint.slice(0, 16)}…)`,
-    );
+    const [tokens, model] = fingerprintPair(set.model.fingerprint, manifest.fingerprint);
+    throw new DqcError('MODEL_MISMATCH', `${name}: tokens were made by another model (${set.model.name}, fingerprint ${tokens}; the loaded model ${manifest.name} is ${model})`);
   }
   const { image } = set;
   const S = manifest.totalStride;

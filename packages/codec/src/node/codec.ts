@@ -7,6 +7,7 @@
  * Sessions are created on first use and reused; decoding never loads the encoder or quantizer.
  * Graph runs are serialised per codec, so concurrent calls share the memory bound of one tile.
  */
+import { availableParallelism } from 'node:os';
 import {
   decodeIndices,
   DqcError,
@@ -23,7 +24,8 @@ import {
   type LevelIndices,
   type Manifest,
 } from '@dqcodec/core';
-import { checkNotSameFile, FileError, readInputFile, writeFileAtomic } from './files.js';
+import { checkNotSameFile, FileError, writeFileAtomic } from './files.js';
+import { readDqcFile } from './inputs.js';
 import { encodeImageBuffer, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
 import { GRAPH_KEYS, loadModelBundle, ModelError, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
 import { createSession, cudaAvailable, CUDA_INSTALL_HINT, ExecutionProviderError, ort, type ExecutionProvider } from './runtime.js';
@@ -32,11 +34,18 @@ import { modelMargins, planTiles, type TileMargins } from '@dqcodec/core';
 /** Default core tile size in pixels (see DqCodecOptions.tileSize). */
 export const DEFAULT_TILE_SIZE = 1024;
 
+/**
+ * Most intra-op threads a codec accepts: 64, or the number of cores when that is larger. Each
+ * thread costs memory and start-up time (100000 took over 60 s and 2.5 GB), and more threads
+ * than cores buy nothing.
+ */
+export const MAX_THREADS = Math.max(64, availableParallelism());
+
 
 export interface DqCodecOptions {
   /** Execution provider (default 'cpu'). */
   ep?: ExecutionProvider;
-  /** Intra-op threads per graph (default: onnxruntime's choice, one per physical core). */
+  /** Intra-op threads per graph, 1..MAX_THREADS (default: onnxruntime's choice, one per physical core). */
   threads?: number;
   /**
    * Core tile size in pixels, rounded up to a multiple of the model's total stride (default 1024).
@@ -66,6 +75,8 @@ export interface EncodeOptions {
   flatten?: boolean | string;
   /** Entropy coding method (default 'context'). */
   method?: EntropyMethod;
+  /** Encode damaged images (truncated, corrupt data) with a note instead of refusing them (default false). */
+  allowCorrupt?: boolean;
   /**
    * Store only the top N levels (default: all). Fewer levels = a smaller file and a coarser image:
    * the low-rate operating point (see QUALITY_LEVELS). Decoders treat such a file like a preview.
@@ -141,6 +152,8 @@ export interface DecodeFileResult extends Omit<DecodedImage, 'pixels'> {
 export interface FileOptions {
   /** Replace an existing output file (atomically). Default true. */
   overwrite?: boolean;
+  /** Replace an existing output file even when it is read-only (it keeps its permissions). Default false. */
+  force?: boolean;
 }
 
 function roundUp(n: number, m: number): number {
@@ -178,6 +191,10 @@ export class DqCodec {
     const ep = opts.ep ?? 'cpu';
     if (ep !== 'cpu' && ep !== 'cuda') throw new ExecutionProviderError(`unknown execution provider "${ep as string}" (use cpu or cuda)`);
     if (ep === 'cuda' && !cudaAvailable()) throw new ExecutionProviderError(CUDA_INSTALL_HINT);
+    const threads = opts.threads;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
+      throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS} (got ${threads})`);
+    }
     return new DqCodec(await loadModelBundle(modelDir), { ...opts, ep });
   }
 
@@ -237,9 +254,9 @@ export class DqCodec {
   }
 
   private async read(input: string | Uint8Array, opts: EncodeOptions): Promise<SourceImage> {
-    const data = typeof input === 'string' ? await readInputFile(input) : input;
+    // A path is read bounded (regular files only, at most maxImageBytes) by readImage.
     const name = typeof input === 'string' ? input : 'input';
-    return readImage(data, { maxPixels: this.limits.maxPixels, padTo: this.manifest.totalStride, flatten: opts.flatten, name });
+    return readImage(input, { maxPixels: this.limits.maxPixels, padTo: this.manifest.totalStride, flatten: opts.flatten, allowCorrupt: opts.allowCorrupt, name });
   }
 
   /** Image → index maps (top level first): the model's discrete tokens for the image. */
@@ -341,14 +358,25 @@ export class DqCodec {
     return (await this.encodeImage(input, opts)).bytes;
   }
 
-  /** The header, checked against this codec's limits; a too-large image says how to allow it. */
+  /**
+   * The header, checked against this codec's pixel limit (a too-large image says how to allow it)
+   * and then against the model (fingerprint, levels, shapes), so a file whose shapes do not fit
+   * is told so rather than told to raise a limit. The model check bounds the index count by the
+   * pixel count, so the codec's index limit holds too.
+   */
   private readHeader(bytes: Uint8Array): DqcHeader {
-    try {
-      return readHeader(bytes, this.limits);
-    } catch (err) {
-      if (!isDqcError(err, 'ABSURD_SIZE')) throw err;
-      throw new DqcError('ABSURD_SIZE', `${err.message}; raise it with --max-pixels (library: the maxPixels option) if you have the memory`);
-    }
+    const header = withSizeHint(() => readHeader(bytes, { maxPixels: this.limits.maxPixels }));
+    checkHeaderFitsModel(header, this.manifest);
+    return header;
+  }
+
+  /**
+   * Read a .dqc file for this codec: its header is checked like decode() checks it (limits, then
+   * the model) before anything else is read, and only the bytes the header accounts for are read
+   * (inputs.ts readDqcFile: regular files only; a file longer than its header says is refused).
+   */
+  async readDqcFile(path: string): Promise<Uint8Array> {
+    return withSizeHint(() => readDqcFile(path, { limits: { maxPixels: this.limits.maxPixels }, checkHeader: (h) => checkHeaderFitsModel(h, this.manifest) }));
   }
 
   /** .dqc bytes → image. */
@@ -359,7 +387,6 @@ export class DqCodec {
     if (!Number.isInteger(requested) || requested < 1 || requested > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${requested})`);
     const t0 = performance.now();
     const header = this.readHeader(bytes);
-    checkHeaderFitsModel(header, m);
     // A file holding only its model's top levels (a low-rate operating point) decodes like a preview.
     const n = Math.min(requested, header.levels.length);
     const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.limits });
@@ -412,7 +439,7 @@ export class DqCodec {
   async encodeFile(input: string, output: string, opts: EncodeOptions & FileOptions = {}): Promise<EncodeFileResult> {
     await checkNotSameFile(input, output);
     const { bytes, ...rest } = await this.encodeImage(input, opts);
-    await writeFileAtomic(output, bytes, { overwrite: opts.overwrite });
+    await writeFileAtomic(output, bytes, { overwrite: opts.overwrite, force: opts.force });
     return { ...rest, output, size: bytes.length };
   }
 
@@ -423,16 +450,30 @@ export class DqCodec {
   async decodeFile(input: string, output: string, opts: DecodeOptions & FileOptions & { format?: string; quality?: number } = {}): Promise<DecodeFileResult> {
     const format = outputFormat(output, opts.format);
     await checkNotSameFile(input, output);
-    const bytes = await readInputFile(input);
+    const bytes = await this.readDqcFile(input);
     const header = this.readHeader(bytes);
     if ((header.channels === 2 || header.channels === 4) && (format === 'jpg' || format === 'jpeg')) {
       throw new FileError(`${output}: JPEG cannot store the alpha channel of ${input}; write .png, .webp, .avif or .tiff instead`);
     }
     const img = await this.decode(bytes, opts);
     const encoded = await encodeImageBuffer(img.pixels, img.width, img.height, img.channels, format, { quality: opts.quality });
-    await writeFileAtomic(output, encoded, { overwrite: opts.overwrite });
+    await writeFileAtomic(output, encoded, { overwrite: opts.overwrite, force: opts.force });
     const { pixels: _pixels, ...rest } = img;
     return { ...rest, output, size: encoded.length, format };
+  }
+}
+
+/** A pixel-limit ABSURD_SIZE gets the flag that raises the limit (not an index count: that is the format's own limit). */
+function withSizeHint<T>(read: () => T): T {
+  const hint = (err: unknown): never => {
+    if (!isDqcError(err, 'ABSURD_SIZE') || err.message.includes('code indices')) throw err;
+    throw new DqcError('ABSURD_SIZE', `${err.message}; raise it with --max-pixels (library: the maxPixels option) if you have the memory`);
+  };
+  try {
+    const r = read();
+    return (r instanceof Promise ? r.catch(hint) : r) as T;
+  } catch (err) {
+    return hint(err);
   }
 }
 

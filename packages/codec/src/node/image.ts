@@ -15,6 +15,7 @@
  */
 import { extname } from 'node:path';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { readImageFile } from './inputs.js';
 
 /** Bad input image or unsupported output format. */
 export class ImageError extends Error {
@@ -47,24 +48,88 @@ export interface ReadImageOptions {
   padTo?: number;
   /** Composite alpha onto this background (CSS colour, default white when `true`) instead of keeping it. */
   flatten?: boolean | string;
+  /**
+   * Decode damaged images (a truncated JPEG, corrupt data that the decoder can step over) with a
+   * note instead of refusing them. Default false: any decoder warning refuses the image.
+   */
+  allowCorrupt?: boolean;
   /** Name for messages (default: the path, or "input"). */
   name?: string;
 }
 
+/** Formats accepted as input, as sharp names them, with the first bytes that identify each. */
+export const ACCEPTED_INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jp2k', 'jxl'] as const;
+const ACCEPTED_LIST = 'PNG, JPEG, WebP, AVIF/HEIF, TIFF, GIF, JPEG 2000, JPEG XL';
+
+const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1', 'avif', 'avis']);
+
+function startsWith(b: Uint8Array, sig: readonly number[], at = 0): boolean {
+  return b.length >= at + sig.length && sig.every((v, i) => b[at + i] === v);
+}
+
+const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
+
+/**
+ * The accepted format whose signature `b` starts with, or a description of what it is instead.
+ * Only these are handed to sharp: SVG, PDF and the other formats libvips could load (through
+ * librsvg, poppler, ImageMagick, …) never reach a decoder.
+ */
+export function sniffImageFormat(b: Uint8Array): { format: (typeof ACCEPTED_INPUT_FORMATS)[number] } | { refused: string } {
+  if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { format: 'png' };
+  if (startsWith(b, [0xff, 0xd8, 0xff])) return { format: 'jpeg' };
+  if (startsWith(b, ascii('GIF87a')) || startsWith(b, ascii('GIF89a'))) return { format: 'gif' };
+  if (startsWith(b, ascii('RIFF')) && startsWith(b, ascii('WEBP'), 8)) return { format: 'webp' };
+  if (startsWith(b, [0x49, 0x49, 0x2a, 0]) || startsWith(b, [0x4d, 0x4d, 0, 0x2a]) || startsWith(b, [0x49, 0x49, 0x2b, 0]) || startsWith(b, [0x4d, 0x4d, 0, 0x2b])) return { format: 'tiff' };
+  if (startsWith(b, ascii('ftyp'), 4) && HEIF_BRANDS.has(String.fromCharCode(...b.subarray(8, 12)))) return { format: 'heif' };
+  if (startsWith(b, [0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]) || startsWith(b, [0xff, 0x4f, 0xff, 0x51])) return { format: 'jp2k' };
+  if (startsWith(b, [0xff, 0x0a]) || startsWith(b, [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a])) return { format: 'jxl' };
+  const head = Buffer.from(b.subarray(0, 1024)).toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart();
+  if (/^<(\?xml|svg|!DOCTYPE svg|!--)/i.test(head) || /<svg[\s>]/i.test(head)) return { refused: 'an SVG document (vector images are refused: rendering one can take unbounded time)' };
+  if (startsWith(b, [0x1f, 0x8b])) return { refused: 'gzip-compressed data (SVGZ is refused)' };
+  if (head.startsWith('%PDF')) return { refused: 'a PDF document' };
+  if (startsWith(b, ascii('DQC1'))) return { refused: 'a .dqc file (decode it with `dqcodec decode`)' };
+  if (b.length === 0) return { refused: 'empty' };
+  return { refused: 'not an image in an accepted format' };
+}
+
+/** Check a CSS colour the way sharp will parse it; returns it unchanged or throws an ImageError. */
+export function checkColour(value: string): string {
+  try {
+    sharp({ create: { width: 1, height: 1, channels: 3, background: value } });
+  } catch {
+    throw new ImageError(`"${value}" is not a colour (use a CSS colour such as white, #ffffff or rgb(255, 255, 255))`);
+  }
+  return value;
+}
+
 const DEPTH_BITS: Record<string, string> = { ushort: '16-bit', short: '16-bit', uint: '32-bit', int: '32-bit', float: 'floating-point', double: 'floating-point' };
 
-/** Decode an image file or buffer into 8-bit sRGB (or grey) samples plus an optional alpha plane. */
+/**
+ * Decode an image file or buffer into 8-bit sRGB (or grey) samples plus an optional alpha plane.
+ * Only the formats in ACCEPTED_INPUT_FORMATS are decoded (by their signature, whatever the file
+ * name says); damaged data is refused unless `allowCorrupt`; of a multi-frame image (animated
+ * GIF or WebP, multi-page TIFF) only the first frame is read, with a note.
+ */
 export async function readImage(input: string | Uint8Array, opts: ReadImageOptions = {}): Promise<SourceImage> {
   const maxPixels = opts.maxPixels ?? 2 ** 28;
   const name = opts.name ?? (typeof input === 'string' ? input : 'input');
+  // A path is read here (bounded, regular files only), so sharp only ever sees checked bytes.
+  const bytes = typeof input === 'string' ? await readImageFile(input, maxPixels) : input;
+  const sniffed = sniffImageFormat(bytes);
+  if ('refused' in sniffed) throw new ImageError(`${name}: ${sniffed.refused}; accepted formats: ${ACCEPTED_LIST}`);
+  if (opts.flatten !== undefined && typeof opts.flatten === 'string') checkColour(opts.flatten);
   // The header is read without sharp's pixel limit so that an oversized image gets our message
-  // (which names the flag); the pixel pipeline keeps sharp's limit as a second guard.
-  const open = (limit: number | false): Sharp => sharp(input, { limitInputPixels: limit, failOn: 'error' });
+  // (which names the flag); the pixel pipeline keeps sharp's limit as a second guard. Any
+  // decoder warning (truncated or corrupt data) fails the pipeline unless allowCorrupt.
+  const open = (limit: number | false, failOn: 'warning' | 'error' | 'none' = 'warning'): Sharp => sharp(bytes, { limitInputPixels: limit, failOn, pages: 1 });
   let meta: Metadata;
   try {
-    meta = await open(false).metadata();
+    meta = await open(false, 'error').metadata();
   } catch (err) {
     throw new ImageError(`${name}: not a readable image (${firstLine(err)})`);
+  }
+  if (!(ACCEPTED_INPUT_FORMATS as readonly string[]).includes(meta.format ?? '')) {
+    throw new ImageError(`${name}: ${meta.format ?? 'unknown'} images are not accepted; accepted formats: ${ACCEPTED_LIST}`);
   }
   if (!meta.width || !meta.height) throw new ImageError(`${name}: image has no dimensions`);
   checkPixelLimit(name, meta.width, meta.height, maxPixels, opts.padTo ?? 1);
@@ -77,19 +142,31 @@ export async function readImage(input: string | Uint8Array, opts: ReadImageOptio
   else if (meta.space && !['srgb', 'b-w', 'rgb', 'rgb16', 'grey16'].includes(meta.space)) notes.push(`colour space ${meta.space} converted to sRGB`);
   if (meta.icc && !iccIsSrgb(meta.icc)) notes.push('embedded ICC profile applied (pixels converted to sRGB; the profile is not kept)');
   if (meta.orientation && meta.orientation > 1) notes.push(`EXIF orientation ${meta.orientation} applied`);
+  if (meta.pages && meta.pages > 1) {
+    const what = meta.format === 'tiff' || meta.format === 'heif' ? `${meta.pages} pages` : `${meta.pages} frames (an animation)`;
+    notes.push(`the image has ${what}: only the first is encoded`);
+  }
   const flatten = hasAlpha && opts.flatten !== undefined && opts.flatten !== false;
   if (flatten) notes.push(`alpha flattened onto ${opts.flatten === true ? 'white' : opts.flatten}`);
 
-  let pipeline = open(maxPixels).rotate();
-  if (flatten) pipeline = pipeline.flatten({ background: opts.flatten === true ? '#ffffff' : (opts.flatten as string) });
-  // sRGB keeps the alpha band (b-w would drop it); grey sources come back with R = G = B.
-  pipeline = pipeline.toColourspace('srgb');
+  const decodePixels = (failOn: 'warning' | 'none'): Promise<{ data: Buffer; info: OutputInfo }> => {
+    let pipeline = open(maxPixels, failOn).rotate();
+    if (flatten) pipeline = pipeline.flatten({ background: opts.flatten === true ? '#ffffff' : (opts.flatten as string) });
+    // sRGB keeps the alpha band (b-w would drop it); grey sources come back with R = G = B.
+    return pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  };
   let data: Buffer;
   let info: OutputInfo;
   try {
-    ({ data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+    ({ data, info } = await decodePixels('warning'));
   } catch (err) {
-    throw new ImageError(`${name}: cannot decode image (${firstLine(err)})`);
+    if (!opts.allowCorrupt) throw new ImageError(`${name}: cannot decode image, the data is damaged or truncated (${firstLine(err)}); --allow-corrupt decodes what is readable`);
+    try {
+      ({ data, info } = await decodePixels('none'));
+    } catch (err2) {
+      throw new ImageError(`${name}: cannot decode image (${firstLine(err2)})`);
+    }
+    notes.push(`damaged image data decoded anyway (${firstLine(err)})`);
   }
   const { width, height } = info;
   const n = width * height;

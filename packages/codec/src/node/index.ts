@@ -2,6 +2,7 @@
 export {
   DqCodec,
   DEFAULT_TILE_SIZE,
+  MAX_THREADS,
   QUALITIES,
   levelsForQuality,
   type Quality,
@@ -16,8 +17,32 @@ export {
   type ImageTokens,
 } from './codec.js';
 export { fitEntropy, listImages, type FitEntropyOptions, type FitEntropyResult, type LevelFit } from './fitEntropy.js';
-export { FileError, writeFileAtomic, readInputFile } from './files.js';
-export { ImageError, readImage, encodeImageBuffer, outputFormat, INPUT_EXTENSIONS, OUTPUT_FORMATS, type OutputFormat, type SourceImage } from './image.js';
+export { FileError, writeFileAtomic, readInputFile, temporaryName, humanBytes, NAME_MAX, type WriteOptions, type ReadInputOptions } from './files.js';
+export {
+  readDqcFile,
+  readImageFile,
+  dqcWorstCaseBytes,
+  streamWorstCase,
+  maxImageBytes,
+  maxTokenJsonBytes,
+  maxNpyBytes,
+  MAX_MANIFEST_BYTES,
+  type ReadDqcOptions,
+} from './inputs.js';
+export {
+  ImageError,
+  readImage,
+  encodeImageBuffer,
+  outputFormat,
+  checkColour,
+  sniffImageFormat,
+  ACCEPTED_INPUT_FORMATS,
+  INPUT_EXTENSIONS,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  type SourceImage,
+  type ReadImageOptions,
+} from './image.js';
 export { ModelError, loadModelBundle, type ModelBundle } from './model.js';
 export { ExecutionProviderError, cudaAvailable, CUDA_INSTALL_HINT, EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime.js';
 export { defaultModelDir } from './paths.js';

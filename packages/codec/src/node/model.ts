@@ -7,9 +7,11 @@
  * that were hashed, so nothing can change between the check and the use.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DqcError, parseManifest, type Manifest } from '@dqcodec/core';
+import { FileError, humanBytes, readInputFile } from './files.js';
+import { MAX_GRAPH_BYTES, MAX_MANIFEST_BYTES } from './inputs.js';
 
 export type GraphKey = 'encoder' | 'quantizer' | 'decoder';
 export const GRAPH_KEYS: readonly GraphKey[] = ['encoder', 'quantizer', 'decoder'];
@@ -35,6 +37,14 @@ export interface ModelBundle {
   /** Lowercase hex SHA-256 of each graph file, as verified at load. */
   graphHashes: Record<GraphKey, string>;
   io: IoNames;
+}
+
+/** The system's reason for an errno error, without the syscall and path. */
+function reason(e: NodeJS.ErrnoException): string {
+  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
+  if (e.code === 'ELOOP') return 'too many levels of symbolic links (a symlink loop?)';
+  if (e.code === 'ENOTDIR') return 'a part of the path is not a directory';
+  return String(e.message).split('\n')[0];
 }
 
 function sha256(b: Uint8Array): string {
@@ -63,14 +73,26 @@ function ioNames(manifest: Manifest): IoNames {
 /** Read and verify a model directory (manifest + graph fingerprints); creates no sessions. */
 export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
   const dir = resolve(modelDir);
-  const st = await stat(dir).catch(() => null);
-  if (!st) throw new ModelError(`model directory ${modelDir} does not exist`);
+  const st = await stat(dir).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) {
+    if (st.code === 'ENOENT') throw new ModelError(`model directory ${modelDir} does not exist`);
+    throw new ModelError(`model directory ${modelDir}: ${reason(st)}`);
+  }
   if (!st.isDirectory()) throw new ModelError(`model ${modelDir} is not a directory (a model is a directory with manifest.json and three .onnx graphs)`);
   let text: string;
   try {
-    text = await readFile(join(dir, 'manifest.json'), 'utf8');
-  } catch {
-    throw new ModelError(`${modelDir} has no readable manifest.json (not a model directory; export one with \`dqcodec export\`)`);
+    const bytes = await readInputFile(join(dir, 'manifest.json'), {
+      maxBytes: MAX_MANIFEST_BYTES,
+      tooBig: (n) => `manifest.json in ${modelDir} is ${humanBytes(n)}, more than the ${MAX_MANIFEST_BYTES >> 20} MiB a manifest may have (the shipped model's is about 110 kB)`,
+    });
+    text = bytes.toString('utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (err instanceof FileError && /no such file$/.test(err.message)) {
+      throw new ModelError(`${modelDir} has no readable manifest.json (not a model directory; export one with \`dqcodec export\`)`);
+    }
+    if (err instanceof FileError) throw new ModelError(`model ${modelDir}: ${err.message}`);
+    throw new ModelError(`model ${modelDir}: cannot read manifest.json (${e.message})`);
   }
   let json: unknown;
   try {
@@ -89,9 +111,10 @@ export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
     const path = join(dir, manifest.graphs[k]);
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
-    } catch {
-      throw new ModelError(`model ${modelDir} is incomplete: cannot read ${manifest.graphs[k]}`);
+      bytes = await readInputFile(path, { maxBytes: MAX_GRAPH_BYTES });
+    } catch (err) {
+      if (err instanceof FileError && /no such file$/.test(err.message)) throw new ModelError(`model ${modelDir} is incomplete: cannot read ${manifest.graphs[k]}`);
+      throw new ModelError(`model ${modelDir}: cannot read ${manifest.graphs[k]}: ${(err as Error).message}`);
     }
     graphPaths[k] = path;
     graphHashes[k] = sha256(bytes);
@@ -100,7 +123,7 @@ export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
   const actual = all.digest('hex');
   if (actual !== manifest.fingerprint) {
     throw new ModelError(
-      `model ${modelDir}: the graph files do not match the manifest fingerprint (sha256 ${actual.slice(0, 16)}…, manifest says ${manifest.fingerprint.slice(0, 16)}…); the directory was modified or damaged — re-export the model`,
+      `model ${modelDir}: the graph files do not match the manifest fingerprint (sha256 ${actual}, manifest says ${manifest.fingerprint}); the directory was modified or damaged — re-export the model`,
     );
   }
   return { dir, manifest, graphPaths, graphHashes, io: ioNames(manifest) };
@@ -110,7 +133,7 @@ export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
 export async function readVerifiedGraph(bundle: ModelBundle, key: GraphKey): Promise<Uint8Array> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(bundle.graphPaths[key]);
+    bytes = await readInputFile(bundle.graphPaths[key], { maxBytes: MAX_GRAPH_BYTES });
   } catch {
     throw new ModelError(`model ${bundle.dir}: cannot read ${bundle.manifest.graphs[key]}`);
   }

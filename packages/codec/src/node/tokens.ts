@@ -9,7 +9,8 @@
 import { basename, dirname, join } from 'node:path';
 import { checkTokensForModel, encodeIndices, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
 import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions } from './codec.js';
-import { checkNotSameFile, readInputFile, writeFileAtomic } from './files.js';
+import { checkNotSameFile, humanBytes, readInputFile, writeFileAtomic } from './files.js';
+import { maxNpyBytes, maxTokenJsonBytes, TOKEN_JSON_BYTES_PER_INDEX } from './inputs.js';
 import { encodeImageBuffer, outputFormat } from './image.js';
 
 /** Decoded tokens: like DecodedImage, without the header of a .dqc file (there is none). */
@@ -39,7 +40,7 @@ export function tokenStem(path: string): string {
  * level beside it ('npy'). Returns the files written, the document last.
  */
 export async function writeTokens(set: TokenSet, path: string, opts: WriteTokensOptions = {}): Promise<string[]> {
-  const write = { overwrite: opts.overwrite };
+  const write = { overwrite: opts.overwrite, force: opts.force };
   if ((opts.format ?? 'json') === 'json') {
     await writeFileAtomic(path, tokensToJson(set), write);
     return [path];
@@ -55,10 +56,32 @@ export async function writeTokens(set: TokenSet, path: string, opts: WriteTokens
   return [...written, path];
 }
 
-/** Read a token file of either layout; a sidecar's arrays are read from its directory. */
-export async function readTokens(path: string): Promise<TokenSet> {
-  const text = (await readInputFile(path)).toString('utf8');
-  return parseTokens(text, path, async (file) => readInputFile(join(dirname(path), file)));
+export interface ReadTokensOptions {
+  /**
+   * The most indices the tokens may hold (default 2^28, the format's limit; DqCodec.limits.maxIndices
+   * for what a codec decodes). It caps the document at 24 bytes per index plus 1 MiB (and at the
+   * longest string JavaScript can hold) and each .npy array at 8 bytes per index plus 64 KiB, so
+   * a file is refused from its size before it is read.
+   */
+  maxIndices?: number;
+}
+
+/** Read a token file of either layout; a sidecar's arrays are read from its directory. Bounded (ReadTokensOptions). */
+export async function readTokens(path: string, opts: ReadTokensOptions = {}): Promise<TokenSet> {
+  const maxIndices = opts.maxIndices ?? 2 ** 28;
+  const cap = maxTokenJsonBytes(maxIndices);
+  const text = (
+    await readInputFile(path, {
+      maxBytes: cap,
+      tooBig: (n) =>
+        `${path} is ${humanBytes(n)}, more than a token file of at most ${maxIndices} indices can need (${humanBytes(cap)}: ${TOKEN_JSON_BYTES_PER_INDEX} bytes per index, and JSON text is read whole); for larger images use --format npy`,
+    })
+  ).toString('utf8');
+  const npyCap = maxNpyBytes(maxIndices);
+  return parseTokens(text, path, async (file) => {
+    const p = join(dirname(path), file);
+    return readInputFile(p, { maxBytes: npyCap, tooBig: (n) => `${p} is ${humanBytes(n)}, more than an array of at most ${maxIndices} indices can need (${humanBytes(npyCap)})` });
+  });
 }
 
 /**
@@ -110,8 +133,8 @@ export async function detokenizeFile(
 ): Promise<DetokenizeFileResult> {
   const format = outputFormat(output, opts.format);
   await checkNotSameFile(input, output);
-  const img = await detokenize(codec, await readTokens(input), { levels: opts.levels, name: input });
+  const img = await detokenize(codec, await readTokens(input, { maxIndices: codec.limits.maxIndices }), { levels: opts.levels, name: input });
   const encoded = await encodeImageBuffer(img.pixels, img.width, img.height, img.channels, format, { quality: opts.quality });
-  await writeFileAtomic(output, encoded, { overwrite: opts.overwrite });
+  await writeFileAtomic(output, encoded, { overwrite: opts.overwrite, force: opts.force });
   return { output, width: img.width, height: img.height, channels: img.channels as 1 | 3, levels: img.levels, totalLevels: img.totalLevels, size: encoded.length };
 }
