@@ -390,9 +390,9 @@ describe('9. untrusted strings are escaped when printed', () => {
     // Errors that quote it, single and batch.
     writeFileSync(name, 'not an image');
     const e = await cli(['encode', name, '-o', join(d, 'out2.dqc'), '-m', model]);
-    expectUserError(e, /evil\\x1b\[2J\\x0aOK: decoded fine\\x07\\u\{202e\}\.png: not an image in an accepted format/);
+    expectUserError(e, /evil\\x1b\[2J\\x0aOK: decoded fine\\x07\\u\{202e\}\.png: not a readable image \(no signature of an accepted format\); accepted formats: PNG/);
     const b = await cli(['encode', d, '-o', join(d, 'batch'), '-m', model, '-q']);
-    expect(b.stderr.trim().split('\n')).toEqual(['dqcodec: 1 of 1 inputs failed (0 encoded):', expect.stringMatching(/^ {2}.*evil\\x1b\[2J\\x0aOK.*not an image/)]);
+    expect(b.stderr.trim().split('\n')).toEqual(['dqcodec: 1 of 1 inputs failed (0 encoded):', expect.stringMatching(/^ {2}.*evil\\x1b\[2J\\x0aOK.*not a readable image/)]);
     expect((await cli(['info', join(d, 'out.dqc'), '-m', model])).stdout).not.toMatch(/\x1b/);
   });
 

@@ -25,7 +25,7 @@ import {
   type Manifest,
 } from '@dqcodec/core';
 import { checkNotSameFile, FileError, writeFileAtomic } from './files.js';
-import { readDqcFile } from './inputs.js';
+import { checkDeclaredLengths, readDqcFile } from './inputs.js';
 import { encodeImageBuffer, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
 import { GRAPH_KEYS, loadModelBundle, ModelError, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
 import { createSession, cudaAvailable, CUDA_INSTALL_HINT, ExecutionProviderError, ort, type ExecutionProvider } from './runtime.js';
@@ -367,6 +367,8 @@ export class DqCodec {
   private readHeader(bytes: Uint8Array): DqcHeader {
     const header = withSizeHint(() => readHeader(bytes, { maxPixels: this.limits.maxPixels }));
     checkHeaderFitsModel(header, this.manifest);
+    // Streams (and an alpha section) longer than the format's worst case: refused like decodeFile refuses them.
+    checkDeclaredLengths(header, bytes);
     return header;
   }
 

@@ -88,8 +88,8 @@ export function sniffImageFormat(b: Uint8Array): { format: (typeof ACCEPTED_INPU
   if (startsWith(b, [0x1f, 0x8b])) return { refused: 'gzip-compressed data (SVGZ is refused)' };
   if (head.startsWith('%PDF')) return { refused: 'a PDF document' };
   if (startsWith(b, ascii('DQC1'))) return { refused: 'a .dqc file (decode it with `dqcodec decode`)' };
-  if (b.length === 0) return { refused: 'empty' };
-  return { refused: 'not an image in an accepted format' };
+  if (b.length === 0) return { refused: 'not a readable image (the file is empty)' };
+  return { refused: 'not a readable image (no signature of an accepted format)' };
 }
 
 /** Check a CSS colour the way sharp will parse it; returns it unchanged or throws an ImageError. */

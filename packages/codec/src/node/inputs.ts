@@ -42,6 +42,36 @@ export function dqcWorstCaseBytes(header: DqcHeader): number {
   return n;
 }
 
+/**
+ * Refuse (BAD_HEADER) a header whose level streams are longer than their indices can ever need:
+ * no encoder writes such a file, and a decoder never reads those bytes.
+ */
+export function checkStreamLengths(header: DqcHeader): void {
+  header.levels.forEach((lv, i) => {
+    const n = lv.M * lv.h * lv.w;
+    if (lv.streamLength > streamWorstCase(n)) {
+      throw new DqcError('BAD_HEADER', `level ${i} declares a stream of ${lv.streamLength} bytes, more than the ${streamWorstCase(n)} bytes that ${n} indices can ever take`);
+    }
+  });
+}
+
+/** Refuse (BAD_HEADER) an alpha section longer than a width × height plane can ever need. */
+export function checkAlphaLength(header: DqcHeader, length: number): void {
+  const worst = alphaPayloadWorstCase(header.width * header.height);
+  if (length > worst) {
+    throw new DqcError('BAD_HEADER', `alpha section declares ${length} bytes, more than the ${worst} bytes a ${header.width}×${header.height} alpha plane can ever take`);
+  }
+}
+
+/** Both checks on a file in memory (the alpha length is read when the bytes hold it). */
+export function checkDeclaredLengths(header: DqcHeader, bytes: Uint8Array): void {
+  checkStreamLengths(header);
+  const at = header.totalLength;
+  if (hasAlphaSection(header.channels) && bytes.length >= at + 4) {
+    checkAlphaLength(header, (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0);
+  }
+}
+
 export interface ReadDqcOptions {
   /** Header limits (default: the format's, 2^28 pixels and indices). */
   limits?: ContainerLimits;
@@ -60,21 +90,13 @@ export async function readDqcFile(path: string, opts: ReadDqcOptions = {}): Prom
     const prefix = await readAt(file, 0, Math.min(file.size, MAX_HEADER_BYTES));
     const header = readHeader(prefix, opts.limits);
     opts.checkHeader?.(header);
-    header.levels.forEach((lv, i) => {
-      const n = lv.M * lv.h * lv.w;
-      if (lv.streamLength > streamWorstCase(n)) {
-        throw new DqcError('BAD_HEADER', `level ${i} declares a stream of ${lv.streamLength} bytes, more than the ${streamWorstCase(n)} bytes that ${n} indices can ever take`);
-      }
-    });
+    checkStreamLengths(header);
     let end = header.totalLength;
     if (hasAlphaSection(header.channels)) {
       end += ALPHA_PREFIX;
       if (file.size >= end) {
         const length = (await readAt(file, header.totalLength, 4)).readUInt32LE(0);
-        const worst = alphaPayloadWorstCase(header.width * header.height);
-        if (length > worst) {
-          throw new DqcError('BAD_HEADER', `alpha section declares ${length} bytes, more than the ${worst} bytes a ${header.width}×${header.height} alpha plane can ever take`);
-        }
+        checkAlphaLength(header, length);
         end += length;
       }
     }

@@ -28,10 +28,16 @@ function errno(code: string, message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }
 
-/** The next file opened writes only half of what it is given, then fails as a full disk does. */
+/**
+ * The next file opened for writing writes only half of what it is given, then fails as a full
+ * disk does (files opened for reading, such as the input, are opened normally).
+ */
 function diskFillsUpMidWrite(): void {
-  vi.mocked(fsp.open).mockImplementationOnce(async (path, flags, mode) => {
+  let armed = true;
+  vi.mocked(fsp.open).mockImplementation(async (path, flags, mode) => {
     const fh = await realFs.open(path, flags, mode);
+    if (!armed || typeof flags !== 'string' || !flags.includes('w')) return fh;
+    armed = false;
     const writeFile = async (data: Uint8Array | string): Promise<void> => {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       await fh.write(bytes.subarray(0, bytes.length >> 1));
