@@ -4,10 +4,12 @@
  * reads that stop at the cap).
  *
  * - A .dqc file can never need more bytes than its header's image at the format's worst case:
- *   the header (≤ 340 bytes) says how many indices each level holds, and a range-coded stream
- *   of n symbols is at most 4 + 2n bytes (docs/format.md §5.2: each symbol reads at most 2
- *   bytes); the alpha section is at most 8 + 1 + 4 + 2·19 bytes per pixel (§6.6: ≤ 19 binary
- *   symbols per sample). Only the header is read before this is checked, and the file's real
+ *   the header (≤ 340 bytes) says how many indices each level holds, every entropy method
+ *   codes one range-coder symbol per index (total 2^16, frequency ≥ 1), and a stream of n
+ *   symbols is at most 4 + 2n bytes (docs/format.md §5: at most 2 renormalisation bytes per
+ *   symbol, 5 flushed at the end, the first dropped; a decoder never reads more); the alpha
+ *   section is at most 8 + 1 + 4 + 2·19 bytes per pixel (§6.6: ≤ 19 binary symbols per
+ *   sample). DqCodec.decode applies the same stream and alpha bounds to files in memory. Only the header is read before this is checked, and the file's real
  *   end (the streams' lengths, the alpha section's length) is checked against its size, so a
  *   valid file followed by gigabytes of junk is refused after reading 348 bytes.
  * - An image file may have 8 bytes per pixel of the pixel limit (16-bit RGBA, uncompressed) plus
