@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEntropyTables, DqcError, levelSpecsTopFirst, parseManifest } from '../src/index.js';
+import { buildEntropyTables, DqcError, fingerprintPair, levelSpecsTopFirst, modelMargins, parseManifest } from '../src/index.js';
 import { randomMap } from './synthetic.js';
 
 function valid(): Record<string, unknown> {
@@ -81,5 +81,33 @@ describe('parseManifest', () => {
     const corrupt = JSON.parse(JSON.stringify(bottomFirst));
     corrupt.levelsTopFirst[0].literal = 'AAAA';
     expect(messageFor((m) => (m.entropy = corrupt))).toMatch(/levelsTopFirst\[0\]\.literal must hold 256 u16 values/);
+  });
+});
+
+describe('fields that size work (issue 16)', () => {
+  it('config.resBlocks and tileMargins are range-checked before they size a loop', () => {
+    const t0 = performance.now();
+    expect(messageFor((m) => (m.config = { resBlocks: 1e12 }))).toBe('manifest.json: field config.resBlocks must be an integer in [0, 64] (got 1000000000000)');
+    expect(messageFor((m) => (m.config = { resBlocks: -1 }))).toMatch(/config\.resBlocks must be an integer in \[0, 64\] \(got -1\)/);
+    expect(messageFor((m) => (m.config = { resBlocks: 2.5 }))).toMatch(/got 2\.5/);
+    expect(messageFor((m) => (m.tileMargins = { encoder: -8, decoder: 8 }))).toBe('manifest.json: field tileMargins.encoder must be an integer in [0, 16384] (got -8)');
+    expect(messageFor((m) => (m.tileMargins = { encoder: 8 }))).toMatch(/tileMargins\.decoder must be an integer .* \(got undefined\)/);
+    expect(messageFor((m) => (m.tileMargins = [1, 2]))).toBe('manifest.json: field tileMargins must be an object');
+    expect(performance.now() - t0).toBeLessThan(100);
+    const ok = parseManifest({ ...valid(), config: { resBlocks: 64 }, tileMargins: { encoder: 0, decoder: 16384 } });
+    expect(modelMargins(ok)).toEqual({ encoder: 0, decoder: 16384 });
+    // An unchecked manifest object (not from parseManifest) still cannot make modelMargins loop for ever.
+    const t1 = performance.now();
+    expect(modelMargins({ ...ok, tileMargins: undefined, config: { resBlocks: 1e12 } }).encoder).toBeGreaterThan(0);
+    expect(performance.now() - t1).toBeLessThan(100);
+  });
+
+  it('fingerprintPair shows two fingerprints far enough to differ', () => {
+    const a = '0123456789abcdef'.repeat(4);
+    const b = `${a.slice(0, 40)}X${a.slice(41)}`;
+    expect(fingerprintPair(a, b)).toEqual([`${a.slice(0, 44)}…`, `${b.slice(0, 44)}…`]);
+    expect(fingerprintPair(a, `f${a.slice(1)}`)).toEqual([`${a.slice(0, 16)}…`, `f${a.slice(1, 16)}…`]);
+    const c = `${a.slice(0, 60)}ffff`;
+    expect(fingerprintPair(a, c)).toEqual([a, c]);
   });
 });
