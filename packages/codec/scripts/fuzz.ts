@@ -2,15 +2,22 @@
  * The fuzzing suite at any size (CI runs a sample of the same cases in packages/core/test and packages/codec/test):
  *
  *   npm run fuzz -- [--count 10000] [--seed 1] [--onnx-count n] [--cli-count n] [--cli-single n]
- *                   [--model dir] [--case-timeout s] [--json out.json]
+ *                   [--input-count n] [--model dir] [--case-timeout s] [--json out.json]
  *   npm run fuzz -- --only <index> [--phase core|onnx] [--seed s]     # re-run one case, verbosely
  *
- * Three phases, each over seeded mutations of valid .dqc files (test/fuzz/mutate.ts):
+ * Four phases; the first three over seeded mutations of valid .dqc files (test/fuzz/mutate.ts):
  *  1. core: `--count` cases through the pure-TS decoder (container, entropy coder, alpha);
  *  2. onnx: `--onnx-count` cases (default count/10) through DqCodec.decode with `--model`
  *     (default: the shipped model), on files that model encoded;
  *  3. cli: `--cli-count` files (default 300) in one batch `dqcodec decode <dir>` run, checked
- *     file by file against phase 2's decoder, plus `--cli-single` (default 20) single-file runs.
+ *     file by file against phase 2's decoder, plus `--cli-single` (default 20) single-file runs;
+ *  4. inputs: `--input-count` (default 1000) inputs that are not what they claim to be
+ *     (test/fuzz/inputs.ts: .dqc files with gigabytes of sparse junk or edited lengths, cut and
+ *     edited images of every accepted format, oversized files, SVG/PDF/junk, FIFOs, devices,
+ *     symlink loops, multi-frame images, oversized or hollow token files) through decodeFile,
+ *     encodeFile and detokenizeFile; then one `dqcodec encode <dir>` and one `dqcodec decode <dir>`
+ *     over the files among them that a directory search picks up, checked against the library's
+ *     outcomes, with the CLI's peak RSS and wall time.
  *
  * A case passes when it decodes, or is refused with a DqcError in one line; a full decode of a
  * file whose bytes changed without its checksums being fixed must be refused. The cases run in
@@ -18,7 +25,7 @@
  * seconds (default 60) is reported as a hang, with the command that re-runs it.
  */
 import { fork, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +35,7 @@ import { defaultModelDir, DqCodec } from '../src/index.js';
 import { coreCorpus } from '../../core/test/fuzz/corpus.js';
 import { describeCase, FuzzFailure, FuzzStats, makeCase, runCases, runCoreCase, type BaseFile, type FuzzCase } from '../../core/test/fuzz/harness.js';
 import { nodeCorpus, runNodeCase } from '../test/fuzz/node.js';
+import { inputBase, runInputCases, type InputCase, type InputStats } from '../test/fuzz/inputs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +44,7 @@ const { values: args } = parseArgs({
     'onnx-count': { type: 'string' },
     'cli-count': { type: 'string', default: '300' },
     'cli-single': { type: 'string', default: '20' },
+    'input-count': { type: 'string', default: '1000' },
     model: { type: 'string' },
     'case-timeout': { type: 'string', default: '60' },
     json: { type: 'string' },
@@ -52,12 +61,14 @@ const count = Number(args.count);
 const onnxCount = args['onnx-count'] !== undefined ? Number(args['onnx-count']) : Math.ceil(count / 10);
 const cliCount = Number(args['cli-count']);
 const cliSingle = Number(args['cli-single']);
+const inputCount = Number(args['input-count']);
+const PEAK_RSS_PRELOAD = new URL('../../../cli/test/peakRss.mjs', import.meta.url).href;
 const modelDir = args.model ?? defaultModelDir();
 const timeoutMs = Number(args['case-timeout']) * 1000;
 /** The onnx and cli phases cap images at 1 MP, so "grown" files that pass decode in well under a second. */
 const FUZZ_MAX_PIXELS = 1_000_000;
 
-type Phase = 'core' | 'onnx' | 'cli';
+type Phase = 'core' | 'onnx' | 'cli' | 'inputs';
 type Message = { type: 'case'; phase: Phase; index: number; what: string } | { type: 'done'; phase: Phase; line: string; stats: object; seconds: number };
 
 function send(m: Message): void {
@@ -83,7 +94,7 @@ async function photoCrops(codec: DqCodec): Promise<BaseFile[]> {
   return out;
 }
 
-async function timed(phase: Phase, fn: () => Promise<FuzzStats>): Promise<void> {
+async function timed(phase: Phase, fn: () => Promise<Pick<FuzzStats, 'line' | 'toJSON'>>): Promise<void> {
   const t0 = performance.now();
   const stats = await fn();
   send({ type: 'done', phase, line: stats.line(), stats: stats.toJSON(), seconds: (performance.now() - t0) / 1000 });
@@ -152,13 +163,65 @@ async function cliPhase(codec: DqCodec, corpus: BaseFile[]): Promise<FuzzStats> 
   }
 }
 
+/** A CLI batch over `dir`, checked against the library's outcomes; returns a line with time and peak RSS. */
+function checkInputBatch(verb: 'encode' | 'decode', dir: string, outcomes: Map<string, string>): string {
+  const names = [...outcomes.keys()].filter((n) => (verb === 'decode' ? n.endsWith('.dqc') : !n.endsWith('.dqc'))).sort();
+  if (names.length === 0) return `${verb}: no inputs`;
+  const src = join(dir, verb);
+  mkdirSync(src);
+  for (const n of names) renameSync(join(dir, n), join(src, n));
+  const out = join(dir, `${verb}-out`);
+  const rssFile = join(dir, `${verb}.rss`);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--import', PEAK_RSS_PRELOAD, CLI_BIN, verb, src, '-o', out, '-m', modelDir, '--max-pixels', String(FUZZ_MAX_PIXELS), '-q'], {
+    encoding: 'utf8',
+    timeout: timeoutMs * 10,
+    env: { ...process.env, DQCODEC_PEAK_RSS_FILE: rssFile },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const refused = names.filter((n) => outcomes.get(n) !== 'accepted');
+  const lines = r.stderr.trim().split('\n').filter((l) => l.length > 0 && !l.startsWith('note: '));
+  const listed = lines.slice(1).map((l) => basename(l.trim().split(':')[0]).replace(/ is .*$/, ''));
+  const problems: string[] = [];
+  if (r.status !== (refused.length > 0 ? 1 : 0)) problems.push(`exit status ${r.status} (signal ${r.signal})`);
+  if (listed.length !== refused.length) problems.push(`failures listed ${listed.length}, expected ${refused.length}`);
+  for (const l of lines.filter((x) => /internal error/.test(x))) problems.push(`internal error: ${l}`);
+  const made = existsSync(out) ? readdirSync(out).length : 0;
+  if (made !== names.length - refused.length) problems.push(`outputs ${made}, expected ${names.length - refused.length}`);
+  if (problems.length > 0) throw new FuzzFailure(`batch ${verb} of ${src}: ${problems.join('; ')}\n${r.stderr.slice(0, 4000)}`);
+  const rss = Number(readFileSync(rssFile, 'utf8')) / 1e6;
+  return `batch \`dqcodec ${verb}\` of ${names.length} files: ${refused.length} refused, ${made} written, ${seconds.toFixed(1)} s, peak RSS ${rss.toFixed(0)} MB`;
+}
+
+async function inputsPhase(codec: DqCodec): Promise<InputStats> {
+  const root = mkdtempSync(join(tmpdir(), 'dq-fuzz-inputs-'));
+  try {
+    const keep = { dir: join(root, 'keep'), outcomes: new Map<string, string>() };
+    mkdirSync(keep.dir);
+    const onCase = async (c: InputCase): Promise<void> => {
+      send({ type: 'case', phase: 'inputs', index: c.index, what: `input case ${c.index} (${c.kind})` });
+      if (c.index % 16 === 0) await new Promise((r) => setImmediate(r));
+    };
+    const stats = await runInputCases(codec, await inputBase(codec), seed, 0, inputCount, join(root, 'cases'), { limitMs: timeoutMs, onCase, keep });
+    console.log(stats.table());
+    for (const verb of ['decode', 'encode'] as const) {
+      send({ type: 'case', phase: 'inputs', index: -1, what: `batch ${verb} of the kept input cases` });
+      console.log(checkInputBatch(verb, keep.dir, keep.outcomes));
+    }
+    return stats;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 async function child(): Promise<void> {
   await timed('core', () => runCases(coreCorpus(), seed, 0, count, runCoreCase, { caseLimitMs: timeoutMs, onCase: heartbeat('core') }));
-  if (onnxCount === 0 && cliCount === 0) return;
+  if (onnxCount === 0 && cliCount === 0 && inputCount === 0) return;
   const codec = await DqCodec.load(modelDir, { maxPixels: FUZZ_MAX_PIXELS });
   const corpus = [...(await nodeCorpus(codec)), ...(await photoCrops(codec))];
   await timed('onnx', () => runCases(corpus, seed, 0, onnxCount, (c) => runNodeCase(codec, c), { caseLimitMs: timeoutMs, onCase: heartbeat('onnx') }));
   if (cliCount > 0) await timed('cli', () => cliPhase(codec, corpus));
+  if (inputCount > 0) await timed('inputs', () => inputsPhase(codec));
   await codec.close();
 }
 
@@ -206,7 +269,7 @@ function watch(): void {
     clearInterval(timer);
     const ok = !hung && code === 0;
     console.log(`${ok ? 'PASS' : 'FAIL'}: seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s${ok ? '' : ` (child exit ${code ?? signal})`}`);
-    if (args.json) writeFileSync(args.json, `${JSON.stringify({ seed, count, onnxCount, cliCount, cliSingle, model: modelDir, ok, phases: results }, null, 2)}\n`);
+    if (args.json) writeFileSync(args.json, `${JSON.stringify({ seed, count, onnxCount, cliCount, cliSingle, inputCount, model: modelDir, ok, phases: results }, null, 2)}\n`);
     process.exitCode = ok ? 0 : 1;
   });
 }

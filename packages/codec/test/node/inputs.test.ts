@@ -25,6 +25,7 @@ import {
   temporaryName,
   writeFileAtomic,
 } from '../../src/index.js';
+import { inputBase, runInputCases } from '../fuzz/inputs.js';
 import { alphaPlane, makeModel, photoPixels, png, rejection, rgba, tmp } from './helpers.js';
 
 let model: string;
@@ -220,5 +221,17 @@ describe('outputs', () => {
     await writeFileAtomic(g, 'new');
     expect(statSync(g).mode & 0o777).toBe(0o664);
     expect(readdirSync(d).sort()).toEqual(['group.bin', 'ro.bin']);
+  });
+});
+
+describe('input-type and size fuzzing (a sample of `npm run fuzz`)', () => {
+  it('120 seeded cases: accepted or refused in one line, within time, nothing left behind, must-refuse kinds refused', async () => {
+    const fuzzCodec = await DqCodec.load(model, { maxPixels: 1_000_000 });
+    const stats = await runInputCases(fuzzCodec, await inputBase(fuzzCodec), 1, 0, 120, tmp('dq-fuzz-in-'), { limitMs: 20_000 });
+    console.log(`input fuzz, seed 1: ${stats.line()}\n${stats.table()}`);
+    expect(stats.cases).toBe(120);
+    expect(stats.byKind.size).toBeGreaterThanOrEqual(12);
+    expect(stats.slowestMs).toBeLessThan(20_000);
+    await fuzzCodec.close();
   });
 });
