@@ -91,7 +91,7 @@ export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
     if (err instanceof FileError && /no such file$/.test(err.message)) {
       throw new ModelError(`${modelDir} has no readable manifest.json (not a model directory; export one with \`dqcodec export\`)`);
     }
-    if (err instanceof FileError) throw new ModelError(`model ${modelDir}: ${err.message}`);
+    if (err instanceof FileError) throw new ModelError(err.message.includes(modelDir) ? err.message : `model ${modelDir}: ${err.message}`);
     throw new ModelError(`model ${modelDir}: cannot read manifest.json (${e.message})`);
   }
   let json: unknown;
