@@ -11,7 +11,7 @@
  *   section is at most 8 + 1 + 4 + 2·19 bytes per pixel (§6.6: ≤ 19 binary symbols per
  *   sample). DqCodec.decode applies the same stream and alpha bounds to files in memory. Only the header is read before this is checked, and the file's real
  *   end (the streams' lengths, the alpha section's length) is checked against its size, so a
- *   valid file followed by gigabytes of junk is refused after reading 348 bytes.
+ *   valid file followed by gigabytes of junk is refused after reading at most 344 bytes.
  * - An image file may have 8 bytes per pixel of the pixel limit (16-bit RGBA, uncompressed) plus
  *   64 MiB for metadata (ICC profiles, EXIF, XMP).
  * - A token file (JSON) may have 24 bytes per index the limits allow plus 1 MiB, and never more
