@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { CommanderError } from 'commander';
 import { isUserError, UserError } from './errors.js';
+import { printable } from './printable.js';
 import { createLightProgram, needsTrainCommands } from './lightProgram.js';
 
 /**
@@ -33,7 +34,8 @@ async function main(): Promise<void> {
       return;
     }
     if (isUserError(err)) {
-      process.stderr.write(`dqcodec: ${err.message}\n`);
+      // Messages quote file names and model names: printed printable (one line, no control characters).
+      process.stderr.write(`dqcodec: ${printable(err.message)}\n`);
       process.exitCode = 1;
       return;
     }

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { expect, vi } from 'vitest';
 import { isUserError } from '../src/errors.js';
+import { printable } from '../src/printable.js';
 import { createProgram } from '../src/program.js';
 
 export interface Result {
@@ -28,7 +29,7 @@ export async function cli(args: string[]): Promise<Result> {
   } catch (e) {
     if (e instanceof CommanderError) code = e.exitCode;
     else if (isUserError(e)) {
-      err.push(`dqcodec: ${e.message}\n`);
+      err.push(`dqcodec: ${printable(e.message)}\n`);
       code = 1;
     } else throw e;
   } finally {

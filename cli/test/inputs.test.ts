@@ -394,6 +394,9 @@ describe('9. untrusted strings are escaped when printed', () => {
     const b = await cli(['encode', d, '-o', join(d, 'batch'), '-m', model, '-q']);
     expect(b.stderr.trim().split('\n')).toEqual(['dqcodec: 1 of 1 inputs failed (0 encoded):', expect.stringMatching(/^ {2}.*evil\\x1b\[2J\\x0aOK.*not a readable image/)]);
     expect((await cli(['info', join(d, 'out.dqc'), '-m', model])).stdout).not.toMatch(/\x1b/);
+    // An output name the user typed is quoted escaped too (main.ts prints every user error printable).
+    const r2 = await measuredCli(['encode', photo, '-o', join(d, `${EVIL}.png`), '-m', model]);
+    expect([r2.code, r2.stderr]).toEqual([1, expect.stringMatching(/^dqcodec: output .*evil\\x1b\[2J\\x0aOK: decoded fine\\x07\\u\{202e\}\.png should end in \.dqc .*\n$/)]);
   });
 
   it("a manifest's name and a token file's model.name", async () => {
