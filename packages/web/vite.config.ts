@@ -17,7 +17,7 @@ export default defineConfig({
     target: 'es2022',
     minify: 'esbuild',
     sourcemap: false,
-    lib: { entry: 'src/index.ts', formats: ['es'], fileName: () => 'dqcodec-web.js' },
+    lib: { entry: 'src/bundle.ts', formats: ['es'], fileName: () => 'dqcodec-web.js' },
     rollupOptions: { external: [/^onnxruntime-web(\/.*)?$/] },
   },
 });

@@ -141,6 +141,8 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
         '/test/corrupt.dqc': corrupt,
         '/test/foreign.dqc': foreign,
         '/test/truncated.dqc': bytes.subarray(0, h.levels[0].streamOffset + 10),
+        // What a single-page app's server sends for a missing file: its index page.
+        '/test/spa.dqc': new TextEncoder().encode('<!doctype html>\n<html><head><title>app</title></head><body><div id="app"></div></body></html>\n'),
         '/plain/index.html': { path: join(here, 'plain/index.html') },
         '/plain/dqcodec-web.js': { path: join(bundleDir, 'dqcodec-web.js') },
         ...Object.fromEntries(ortFiles.map((f) => [`/plain/ort/${f}`, { path: join(ortDist, f) }])),
@@ -156,7 +158,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
   it('demo page: a sample shows its top-level preview, then the full image with its figures', async () => {
     const page = await openPage(await gpuBrowser(), '/?provider=wasm');
     await page.evaluate(() => window.dqcDemo.ready);
-    expect(await page.locator('#model').textContent()).toMatch(/Model “default”.*running on wasm/);
+    expect(await page.locator('#model').textContent()).toMatch(/Model “default”.*running on wasm in a Web Worker/);
     await page.check('#slow'); // chunked download: the preview is decoded before the file is complete
     await page.click(`button[data-sample="${sample.name}"]`);
     await page.waitForFunction(() => document.body.dataset.state === 'preview');
@@ -177,15 +179,72 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     await closePage(page);
   }, 120_000);
 
-  it("provider 'wasm' matches the Node reference (PSNR ≥ 45 dB), preview first", async () => {
-    const page = await openPage(await gpuBrowser(), '/');
+  it("provider 'wasm' matches the Node reference (PSNR ≥ 45 dB), preview first: in a Worker and on the page's thread", async () => {
+    for (const [where, path] of [['worker', '/'], ['page thread', '/?worker=0']] as const) {
+      const page = await openPage(await gpuBrowser(), path);
+      await page.evaluate(() => window.dqcDemo.ready);
+      const r = value(await call(page, (url: string) => window.dqcDemo.decodeUrl(url, 'wasm') as Promise<Decoded>, sample.dqc));
+      expect([r.width, r.height, r.channels, r.provider]).toEqual([768, 512, 3, 'wasm']);
+      expect(r.progress.map((p) => [p.levelsUsed, p.final])).toEqual([[1, false], [2, true]]);
+      const db = psnr(r.rgba, reference);
+      console.log(`[browser] wasm (${where}): ${r.width}×${r.height} in ${r.ms.toFixed(0)} ms (preview + full), PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
+      expect(db).toBeGreaterThanOrEqual(45);
+      await closePage(page);
+    }
+  }, 120_000);
+
+  it('Worker mode keeps the page responsive: no gap over 50 ms between animation frames, the preview on screen before the final image', async () => {
+    const page = await openPage(await gpuBrowser(), '/?provider=wasm');
     await page.evaluate(() => window.dqcDemo.ready);
-    const r = value(await call(page, (url: string) => window.dqcDemo.decodeUrl(url, 'wasm') as Promise<Decoded>, sample.dqc));
-    expect([r.width, r.height, r.channels, r.provider]).toEqual([768, 512, 3, 'wasm']);
-    expect(r.progress.map((p) => [p.levelsUsed, p.final])).toEqual([[1, false], [2, true]]);
-    const db = psnr(r.rgba, reference);
-    console.log(`[browser] wasm: ${r.width}×${r.height} in ${r.ms.toFixed(0)} ms (preview + full), PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
-    expect(db).toBeGreaterThanOrEqual(45);
+    type Run = { maxGap: number; frames: number; ms: number; previewFrame: number; finalFrame: number; create: number };
+    const measure = (arg: { url: string; worker: boolean }): Promise<Run> =>
+      (async () => {
+        const canvas = document.createElement('canvas');
+        document.body.append(canvas);
+        let last = performance.now();
+        let maxGap = 0;
+        let frames = 0;
+        let running = true;
+        const tick = (): void => {
+          const t = performance.now();
+          maxGap = Math.max(maxGap, t - last);
+          last = t;
+          frames++;
+          if (running) requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+        await new Promise((r) => setTimeout(r, 100)); // frames are running
+        const t0 = performance.now();
+        const d = await window.dqcDemo.createDecoder({ model: './model/', provider: 'wasm', worker: arg.worker });
+        const create = performance.now() - t0;
+        let previewFrame = -1;
+        let finalFrame = -1;
+        const { drawToCanvas } = window.dqcDemo;
+        const r = await d.decodeProgressive(arg.url, {
+          onProgress: (x) => {
+            drawToCanvas(x, canvas);
+            if (x.final) finalFrame = frames;
+            else previewFrame = frames;
+          },
+        });
+        await new Promise((res) => requestAnimationFrame(() => res(undefined)));
+        running = false;
+        await d.dispose();
+        canvas.remove();
+        return { maxGap, frames, ms: r.ms, previewFrame, finalFrame, create };
+      })();
+    const worker = value(await call(page, measure, { url: sample.dqc, worker: true }));
+    const thread = value(await call(page, measure, { url: sample.dqc, worker: false }));
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+    console.log(
+      `[browser] 768×512 wasm, createDecoder + decodeProgressive, longest main-thread gap between animation frames: ` +
+        `Worker ${worker.maxGap.toFixed(1)} ms (${worker.frames} frames, decode ${worker.ms.toFixed(0)} ms, create ${worker.create.toFixed(0)} ms, preview at frame ${worker.previewFrame}, final at ${worker.finalFrame}); ` +
+        `page thread ${thread.maxGap.toFixed(1)} ms (decode ${thread.ms.toFixed(0)} ms, create ${thread.create.toFixed(0)} ms, preview at frame ${thread.previewFrame}, final at ${thread.finalFrame}); load average ${load}`,
+    );
+    // The preview was drawn, then at least one whole frame (two animation-frame callbacks) ran before the final image.
+    expect(worker.finalFrame).toBeGreaterThanOrEqual(worker.previewFrame + 2);
+    expect(thread.finalFrame).toBeGreaterThanOrEqual(thread.previewFrame + 1);
+    expect(worker.maxGap).toBeLessThan(50);
     await closePage(page);
   }, 120_000);
 
@@ -214,6 +273,9 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     const foreign = await call(page, decode, 'test/foreign.dqc');
     expect(foreign).toMatchObject({ ok: false, name: 'DqcError', code: 'MODEL_MISMATCH' });
     expect(!foreign.ok && foreign.message).toMatch(/encoded by another model \(fingerprint abababab/);
+    const spa = await call(page, decode, 'test/spa.dqc');
+    expect(spa).toMatchObject({ ok: false, name: 'DqcError', code: 'BAD_MAGIC' });
+    expect(!spa.ok && spa.message).toMatch(/test\/spa\.dqc is an HTML page, not a \.dqc file/);
     const missing = await call(page, decode, 'test/nothing-here.dqc');
     expect(missing).toMatchObject({ ok: false, name: 'WebDecoderError', code: 'FETCH_FAILED' });
     expect(!missing.ok && missing.message).toMatch(/HTTP 404/);
@@ -261,7 +323,19 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     await strict.evaluate(() => window.dqcDemo.ready);
     expect(await call(strict, create, 'webgpu')).toMatchObject({ ok: false, code: 'SESSION_FAILED', message: expect.stringMatching(/cannot create the webgpu session/) });
     await closePage(strict);
-    const fallback = await openPage(await gpuBrowser(), '/?provider=wasm', noDevice);
+    // SwiftShader is a software adapter: 'auto' does not use it (it takes seconds where WASM takes
+    // a fraction), 'webgpu' does (the test above).
+    const soft = await openPage(await gpuBrowser(), '/?provider=wasm');
+    await soft.evaluate(() => window.dqcDemo.ready);
+    expect(value(await call(soft, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/software one \(.*swiftshader/i) });
+    await closePage(soft);
+    // A hardware adapter (simulated: SwiftShader's info disguised) whose device fails.
+    const hardwareNoDevice = () => {
+      (GPUAdapter.prototype as { requestDevice: unknown }).requestDevice = () => Promise.reject(new Error('simulated: no device'));
+      Object.defineProperty(GPUAdapter.prototype, 'info', { get: () => ({ vendor: 'simulated', architecture: 'hardware', description: '', isFallbackAdapter: false }) });
+    };
+    // (On the page's thread: a worker would see the real adapter, not these patches.)
+    const fallback = await openPage(await gpuBrowser(), '/?provider=wasm&worker=0', hardwareNoDevice);
     await fallback.evaluate(() => window.dqcDemo.ready);
     expect(value(await call(fallback, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/^the WebGPU session failed/) });
     const r = value(await call(fallback, (url: string) => window.dqcDemo.decodeUrl(url, 'auto', { preview: false }), sample.dqc));

@@ -5,7 +5,7 @@
  *  - run `dqcodec encode` / `decode` through the installed bin (Node project);
  *  - build a Vite app made from create-vite's vanilla-ts template that imports @dqcodec/web:
  *    `tsc --noEmit` under the template's strict tsconfig, then `vite build`;
- *  - decode the CLI's .dqc in headless Chromium from the built app (main thread);
+ *  - decode the CLI's .dqc in headless Chromium from the built app (main thread and Worker);
  *  - check that the app's install has no onnxruntime-node, sharp or protobufjs of ours.
  */
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
@@ -112,9 +112,10 @@ function writeViteApp(dir: string): void {
 
 const canvas = document.querySelector<HTMLCanvasElement>('#image')!;
 const out = document.querySelector<HTMLPreElement>('#result')!;
+const worker = new URLSearchParams(location.search).get('worker') === '1';
 
 async function main(): Promise<void> {
-  const decoder = await createDecoder({ model: '/model/', provider: 'wasm' });
+  const decoder = await createDecoder({ model: '/model/', provider: 'wasm', worker });
   const passes: boolean[] = [];
   const image = await decoder.decodeProgressive('/photo.dqc', {
     onProgress: (r: DecodeResult) => {
@@ -124,12 +125,12 @@ async function main(): Promise<void> {
   });
   let missing = 'none';
   try {
-    await decoder.decodeProgressive('/missing.dqc');
+    await decoder.decodeProgressive('/missing.dqc'); // the server answers with index.html, as SPA servers do
   } catch (err) {
-    missing = isDqcError(err) || isWebDecoderError(err) ? err.code : String(err);
+    missing = isDqcError(err) || isWebDecoderError(err) ? \`\${err.code}: \${err.message}\` : String(err);
   }
   decoder.dispose();
-  out.textContent = JSON.stringify({ ok: true, width: image.width, height: image.height, provider: decoder.provider, passes, missing, rgba: Array.from(image.data.subarray(0, 4)) });
+  out.textContent = JSON.stringify({ ok: true, width: image.width, height: image.height, provider: decoder.provider, worker: decoder.worker, passes, missing, rgba: Array.from(image.data.subarray(0, 4)) });
 }
 
 main().catch((err: unknown) => {
@@ -235,7 +236,7 @@ describe('the packed packages, installed into fresh projects', () => {
     expect(existsSync(join(webApp, 'dist/index.html'))).toBe(true);
   }, 300_000);
 
-  it.skipIf(!existsSync(CHROMIUM))('the built app decodes the CLI-made .dqc in Chromium (main thread)', async () => {
+  it.skipIf(!existsSync(CHROMIUM))('the built app decodes the CLI-made .dqc in Chromium (main thread and Worker)', async () => {
     const model = join(nodeApp, 'node_modules/@dqcodec/codec/models/default');
     const s = await serve(join(webApp, 'dist'), {
       '/model/manifest.json': join(model, 'manifest.json'),
@@ -245,14 +246,14 @@ describe('the packed packages, installed into fresh projects', () => {
     server = s.server;
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'], timeout: 60_000 });
     try {
-      for (const worker of [false]) {
+      for (const worker of [false, true]) {
         const page = await browser.newPage();
         const errors: string[] = [];
         page.on('pageerror', (e) => errors.push(e.message));
         await page.goto(`${s.url}${worker ? '?worker=1' : ''}`);
         await page.waitForFunction(() => document.querySelector('#result')?.textContent?.startsWith('{'), undefined, { timeout: 120_000 });
         const result = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as Record<string, unknown>;
-        expect(result, JSON.stringify(result)).toMatchObject({ ok: true, width: 768, height: 512, provider: 'wasm', passes: [false, true] });
+        expect(result, JSON.stringify(result)).toMatchObject({ ok: true, width: 768, height: 512, provider: 'wasm', worker, passes: [false, true], missing: expect.stringMatching(/^BAD_MAGIC: .*missing\.dqc is an HTML page/) });
         expect((result.rgba as number[])[3]).toBe(255);
         expect(errors).toEqual([]);
         await page.close();

@@ -1,5 +1,5 @@
 /** What the demo page exposes as window.dqcDemo (for scripts: the browser test, scripts/measure.ts). */
-import type { createDecoder, DecodeResult, ProviderChoice } from '@dqcodec/web';
+import type { createDecoder, DecodeResult, drawToCanvas, ProviderChoice } from '@dqcodec/web';
 
 export interface DecodedForScripts {
   width: number;
@@ -23,6 +23,7 @@ export interface DemoApi {
   ready: Promise<void>;
   decodeUrl(url: string, provider?: ProviderChoice, options?: { levels?: number; preview?: boolean }): Promise<DecodedForScripts>;
   createDecoder: typeof createDecoder;
+  drawToCanvas: typeof drawToCanvas;
 }
 
 declare global {

@@ -3,7 +3,8 @@
  * image, with its size, bits per pixel, provider and decode time; the original alongside when the
  * server has it (samples) or when it is dropped together with the .dqc.
  *
- * Query parameters: ?model=<model dir URL> (default ./model/), ?provider=auto|webgpu|wasm.
+ * Query parameters: ?model=<model dir URL> (default ./model/), ?provider=auto|webgpu|wasm,
+ * ?worker=0 to decode on the page's thread (default: in a Web Worker, so the page never freezes).
  * window.dqcDemo exposes the library and a decode helper to scripts (the browser test uses it).
  */
 import { createDecoder, drawToCanvas, isDqcError, isWebDecoderError, type DecodeResult, type ProviderChoice, type WebDecoder } from '@dqcodec/web';
@@ -20,6 +21,7 @@ interface Sample {
 
 const params = new URLSearchParams(location.search);
 const modelUrl = params.get('model') ?? './model/';
+const inWorker = params.get('worker') !== '0';
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const providerSelect = $<HTMLSelectElement>('provider');
 const canvas = $<HTMLCanvasElement>('decoded');
@@ -35,7 +37,7 @@ const decoders = new Map<ProviderChoice, Promise<WebDecoder>>();
 function decoderFor(provider: ProviderChoice): Promise<WebDecoder> {
   let d = decoders.get(provider);
   if (!d) {
-    d = createDecoder({ model: modelUrl, provider });
+    d = createDecoder({ model: modelUrl, provider, worker: inWorker });
     decoders.set(provider, d);
     d.catch(() => decoders.delete(provider));
   }
@@ -233,7 +235,7 @@ const ready = (async () => {
     const m = d.info;
     $<HTMLDivElement>('model').textContent =
       `Model “${m.name}” (${m.levels.map((l) => `stride ${l.stride}: M=${l.M}, K=${l.K}`).join('; ')}), fingerprint ${m.fingerprint.slice(0, 12)}…, ` +
-      `running on ${d.provider}${d.adapterInfo ? ` (${d.adapterInfo})` : ''}${d.fallbackReason ? ` — ${d.fallbackReason}` : ''}.`;
+      `running on ${d.provider}${d.worker ? ' in a Web Worker' : ''}${d.adapterInfo ? ` (${d.adapterInfo})` : ''}${d.fallbackReason ? ` — ${d.fallbackReason}` : ''}.`;
   } catch (e) {
     $<HTMLDivElement>('model').textContent = `The model could not be loaded: ${describeError(e)}`;
   }
@@ -247,5 +249,5 @@ providerSelect.addEventListener('change', () => {
   history.replaceState(null, '', u);
 });
 
-const api: DemoApi = { ready, decodeUrl, createDecoder };
+const api: DemoApi = { ready, decodeUrl, createDecoder, drawToCanvas };
 window.dqcDemo = api;

@@ -15,7 +15,7 @@ import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlph
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
 import { loadModel, type DecoderIo, type LoadedModel, type ModelSource } from './model.js';
 import type { RgbaImage } from './pixels.js';
-import { configureOrt, findWebGpuAdapter, loadOrt, type GpuAdapterLike, type Ort, type WasmPaths } from './runtime.js';
+import { configureOrt, findWebGpuAdapter, softwareAdapter, type GpuAdapterLike, type Ort, type OrtBuild, type WasmPaths } from './runtime.js';
 
 /** The execution provider a decoder runs on. */
 export type Provider = 'webgpu' | 'wasm';
@@ -29,11 +29,21 @@ export interface CreateDecoderOptions {
   /** The model directory's URL (or its manifest.json URL), or the files themselves. */
   model: ModelSource;
   /**
-   * 'auto' (default): WebGPU when navigator.gpu yields an adapter and the WebGPU session can be
-   * created, else WASM (see `fallbackReason`). 'webgpu': WebGPU or reject with
-   * WebDecoderError('WEBGPU_UNAVAILABLE' | 'SESSION_FAILED'), never a silent fallback. 'wasm': WASM.
+   * 'auto' (default): WebGPU when navigator.gpu yields a hardware adapter and the WebGPU session
+   * can be created, else WASM (see `fallbackReason`); a software adapter (`isFallbackAdapter`,
+   * SwiftShader) counts as no WebGPU, being far slower than WASM. 'webgpu': WebGPU (software
+   * adapters included) or reject with WebDecoderError('WEBGPU_UNAVAILABLE' | 'SESSION_FAILED'),
+   * never a silent fallback. 'wasm': WASM.
    */
   provider?: ProviderChoice;
+  /**
+   * Decode in a Web Worker, off the page's thread: model loading, session creation, entropy
+   * decoding and inference all run there, so the page keeps rendering (the same API, results and
+   * errors). The worker modules (worker-wasm.js, worker-webgpu.js) sit next to the package's other
+   * files; bundlers such as Vite emit them. Default false. The `fetch` and `ort` options cannot
+   * cross into a worker and are refused (BAD_ARGUMENT) with it.
+   */
+  worker?: boolean;
   /**
    * Where onnxruntime-web's .wasm/.mjs files are served (ort.env.wasm.wasmPaths), e.g. '/ort/'.
    * Default: next to onnxruntime-web's own module, which is where bundlers (Vite) put them.
@@ -150,11 +160,40 @@ function sessionError(provider: Provider, e: unknown): WebDecoderError {
   return new WebDecoderError('SESSION_FAILED', `cannot create the ${provider} session for the decoder graph: ${firstLine(e)}`, { cause: e });
 }
 
-/**
- * Load a model and create its decoder session. Rejects with WebDecoderError (fetch, WebGPU,
- * session problems) or DqcError('BAD_MANIFEST').
- */
-export async function createDecoder(options: CreateDecoderOptions): Promise<WebDecoder> {
+/** A decoder: createDecoder() gives one that runs on the page's thread or, with `worker`, in a Worker. */
+export interface WebDecoder {
+  /** The execution provider actually used: 'webgpu' or 'wasm'. */
+  readonly provider: Provider;
+  /** The validated manifest. */
+  readonly manifest: Manifest;
+  /** Why 'auto' did not give WebGPU (null when it did, or when a provider was named). */
+  readonly fallbackReason: string | null;
+  /** The WebGPU adapter's vendor/architecture when WebGPU is used (e.g. "nvidia ampere"). */
+  readonly adapterInfo: string | null;
+  /** Core tile size in pixels (0 = untiled). */
+  readonly tileSize: number;
+  /** Whether decoding runs in a Web Worker (CreateDecoderOptions.worker). */
+  readonly worker: boolean;
+  readonly info: ModelInfo;
+  /** Release the onnxruntime session (and the worker); later calls reject with WebDecoderError('ABORTED'). */
+  dispose(): Promise<void>;
+  /** Read a .dqc header (no decoding): size, channels, levels and where each stream lies. */
+  readHeader(bytes: Uint8Array | ArrayBuffer): DqcHeader;
+  /**
+   * Decode a complete .dqc file. With onProgress, the top-level preview is reported first, then
+   * the final image (which the promise also resolves with).
+   */
+  decode(bytes: Uint8Array | ArrayBuffer, options?: DecodeOptions): Promise<DecodeResult>;
+  /**
+   * Decode while the file downloads: the preview (top level) is decoded as soon as the header and
+   * the top stream have arrived, the final image when everything has. Accepts a URL (fetched),
+   * a Response, a ReadableStream, a Blob/File, or bytes.
+   */
+  decodeProgressive(source: ByteSource, options?: DecodeOptions): Promise<DecodeResult>;
+}
+
+/** Validates the options createDecoder checks before anything is loaded (shared with the worker mode). */
+export function checkOptions(options: CreateDecoderOptions): void {
   if (typeof options !== 'object' || options === null) throw new WebDecoderError('BAD_ARGUMENT', 'createDecoder needs an options object with `model`');
   const choice = options.provider ?? 'auto';
   if (choice !== 'auto' && choice !== 'webgpu' && choice !== 'wasm') {
@@ -165,6 +204,44 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
   for (const [k, v] of Object.entries(options.limits ?? {})) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new WebDecoderError('BAD_ARGUMENT', `limits.${k} must be a positive integer (got ${v})`);
   }
+}
+
+/**
+ * Resolves once the browser has had the chance to render a frame, so that a preview drawn in
+ * onProgress is on screen before the next pass occupies the thread. Immediate where nothing renders
+ * (Node, workers, hidden pages); bounded, since a background tab may not run animation frames.
+ */
+export function nextPaint(): Promise<void> {
+  const g = globalThis as { requestAnimationFrame?: (cb: () => void) => number; document?: { visibilityState?: string } };
+  if (typeof g.requestAnimationFrame !== 'function' || g.document?.visibilityState !== 'visible') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 100);
+    g.requestAnimationFrame!(() =>
+      setTimeout(() => {
+        clearTimeout(timer);
+        resolve();
+      }, 0),
+    );
+  });
+}
+
+/** A clearer error for an HTML page where a .dqc file was expected (a missing file behind an SPA fallback). */
+function htmlHint(e: unknown, bytes: Uint8Array, what: string): unknown {
+  if (!(e instanceof DqcError) || e.code !== 'BAD_MAGIC') return e;
+  const head = new TextDecoder().decode(bytes.subarray(0, 64)).replace(/^\uFEFF/, '').trimStart().toLowerCase();
+  if (!head.startsWith('<')) return e;
+  return new DqcError('BAD_MAGIC', `${what} is an HTML page, not a .dqc file (wrong URL? servers often answer unknown paths with their index page)`);
+}
+
+/**
+ * Load a model and create its decoder session on this thread, importing onnxruntime-web builds
+ * with `loadOrt` (load.ts on the page; the worker's statically imported build in a worker).
+ * Rejects with WebDecoderError (fetch, WebGPU, session problems) or DqcError('BAD_MANIFEST').
+ */
+export async function createLocalDecoder(options: CreateDecoderOptions, loadOrt: (build: OrtBuild) => Promise<Ort>): Promise<WebDecoder> {
+  checkOptions(options);
+  const choice = options.provider ?? 'auto';
+  const tileSize = options.tileSize ?? DEFAULT_TILE_SIZE;
   const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
   const sessionTimeout = options.sessionTimeoutMs ?? 120_000;
   const decoderSettings: DecoderSettings = { tileSize, limits: options.limits, fetch: fetchFn };
@@ -177,7 +254,11 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
     return withTimeout(p, sessionTimeout, () => new WebDecoderError('TIMEOUT', `loading onnxruntime-web did not finish within ${sessionTimeout} ms`));
   };
   modelP.catch(() => undefined); // awaited below; avoid an unhandled rejection while we wait for the GPU probe
-  const gpu = await gpuP;
+  let gpu = await gpuP;
+  const software = gpu.adapter ? softwareAdapter(gpu.adapter) : null;
+  if (choice === 'auto' && software) {
+    gpu = { adapter: null, reason: `the WebGPU adapter is a software one (${software}), far slower than WASM; provider 'webgpu' uses it anyway` };
+  }
   if (choice === 'webgpu' && !gpu.adapter) {
     throw new WebDecoderError('WEBGPU_UNAVAILABLE', `WebGPU was requested but is not available: ${gpu.reason}; use provider 'auto' to fall back to WASM`);
   }
@@ -194,7 +275,7 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
     const session = await createSession(ort, model, 'wasm', sessionTimeout).catch((e: unknown) => {
       throw sessionError('wasm', e);
     });
-    return new WebDecoder(ort, session, 'wasm', model, choice === 'auto' ? gpu.reason : null, null, decoderSettings);
+    return new LocalDecoder(ort, session, 'wasm', model, choice === 'auto' ? gpu.reason : null, null, decoderSettings);
   }
 
   let failure: WebDecoderError;
@@ -202,7 +283,7 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
     const ort = await ortP;
     configureOrt(ort, settings, gpu.adapter);
     const session = await createSession(ort, model, 'webgpu', sessionTimeout);
-    return new WebDecoder(ort, session, 'webgpu', model, null, gpu.adapter, decoderSettings);
+    return new LocalDecoder(ort, session, 'webgpu', model, null, gpu.adapter, decoderSettings);
   } catch (e) {
     failure = sessionError('webgpu', e);
   }
@@ -219,7 +300,7 @@ export async function createDecoder(options: CreateDecoderOptions): Promise<WebD
   const session = await createSession(wasmOrt, model, 'wasm', sessionTimeout).catch((e: unknown) => {
     throw sessionError('wasm', e);
   });
-  return new WebDecoder(wasmOrt, session, 'wasm', model, reason, null, decoderSettings);
+  return new LocalDecoder(wasmOrt, session, 'wasm', model, reason, null, decoderSettings);
 }
 
 interface DecoderSettings {
@@ -228,7 +309,9 @@ interface DecoderSettings {
   fetch?: typeof fetch;
 }
 
-export class WebDecoder {
+/** The decoder on this thread (createDecoder without `worker`; also what the worker runs). */
+export class LocalDecoder implements WebDecoder {
+  readonly worker = false;
   /** The validated manifest. */
   readonly manifest: Manifest;
   /** Why 'auto' did not give WebGPU (null when it did, or when a provider was named). */
@@ -291,11 +374,17 @@ export class WebDecoder {
   async decode(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<DecodeResult> {
     const t0 = now();
     const data = this.bytesOf(bytes);
-    const header = this.checkedHeader(data);
+    let header: DqcHeader;
+    try {
+      header = this.checkedHeader(data);
+    } catch (e) {
+      throw htmlHint(e, data, 'the data');
+    }
     const n = this.levelCount(options.levels);
     if (this.wantPreview(options, n)) {
       const preview = await this.decodeStage(data, header, 1, false, t0, options.signal);
       options.onProgress?.(preview);
+      await nextPaint();
     }
     const result = await this.decodeStage(data, header, n, true, t0, options.signal);
     options.onProgress?.(result);
@@ -333,7 +422,13 @@ export class WebDecoder {
         }
         buf.set(value, len);
         len += value.length;
-        if (!header) header = this.tryHeader(buf.subarray(0, len));
+        if (!header) {
+          try {
+            header = this.tryHeader(buf.subarray(0, len));
+          } catch (e) {
+            throw htmlHint(e, buf.subarray(0, len), typeof source === 'string' || source instanceof URL ? String(source) : 'the source');
+          }
+        }
         if (header) {
           // Bound what a misbehaving source can make us buffer: the streams, plus an alpha section of at most ~2 bytes per pixel.
           const limit = header.totalLength + (header.channels % 2 === 0 ? 8 + 2 * header.width * header.height + 4096 : 0);
@@ -353,8 +448,16 @@ export class WebDecoder {
         if (previewError) throw previewError;
       }
       const data = buf.subarray(0, len);
-      const full = this.checkedHeader(data); // the proper error for a short or broken file
-      if (preview) await preview;
+      let full: DqcHeader;
+      try {
+        full = this.checkedHeader(data); // the proper error for a short or broken file
+      } catch (e) {
+        throw htmlHint(e, data, typeof source === 'string' || source instanceof URL ? String(source) : 'the source');
+      }
+      if (preview) {
+        await preview;
+        if (!previewError) await nextPaint(); // the preview on screen before the final pass
+      }
       if (previewError) throw previewError;
       const result = await this.decodeStage(data, full, n, true, t0, options.signal);
       options.onProgress?.(result);

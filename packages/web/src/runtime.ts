@@ -12,7 +12,7 @@
  * fetched from a CDN.
  */
 import type * as OrtWeb from 'onnxruntime-web';
-import { firstLine, withTimeout, WebDecoderError } from './errors.js';
+import { firstLine, withTimeout } from './errors.js';
 
 /** The onnxruntime-web module namespace (any of its builds). */
 export type Ort = typeof OrtWeb;
@@ -28,26 +28,21 @@ export type WasmPaths = string | { mjs?: string | URL; wasm?: string | URL };
 export interface GpuAdapterLike {
   readonly features: { has(name: string): boolean };
   readonly limits: { readonly maxStorageBufferBindingSize?: number; readonly maxBufferSize?: number };
-  readonly info?: { vendor?: string; architecture?: string; description?: string };
+  readonly info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  /** Older browsers: on the adapter itself (since moved to info). */
+  readonly isFallbackAdapter?: boolean;
 }
 
-const builds = new Map<OrtBuild, Promise<Ort>>();
-
-/** Import one onnxruntime-web build (once; a failed import is retried on the next call). */
-export function loadOrt(build: OrtBuild): Promise<Ort> {
-  let p = builds.get(build);
-  if (!p) {
-    const imported: Promise<unknown> = build === 'webgpu' ? import('onnxruntime-web/webgpu') : import('onnxruntime-web/wasm');
-    p = imported.then(
-      (m) => m as Ort,
-      (e: unknown) => {
-        builds.delete(build);
-        throw new WebDecoderError('SESSION_FAILED', `cannot load onnxruntime-web (${build} build): ${firstLine(e)}`, { cause: e });
-      },
-    );
-    builds.set(build, p);
-  }
-  return p;
+/**
+ * When `adapter` renders in software (the browser's fallback adapter, or SwiftShader, which runs
+ * WebGPU on the CPU far slower than onnxruntime's WASM kernels), a short description of it; else null.
+ */
+export function softwareAdapter(adapter: GpuAdapterLike): string | null {
+  const info = adapter.info ?? {};
+  const desc = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+  if (/swiftshader/i.test(desc)) return desc;
+  if (info.isFallbackAdapter === true || adapter.isFallbackAdapter === true) return desc ? `fallback adapter: ${desc}` : 'fallback adapter';
+  return null;
 }
 
 /**
