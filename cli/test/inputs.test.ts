@@ -475,5 +475,8 @@ describe('10. accurate messages', () => {
     const r = await cli(['decode', join(d, 'shape.dqc'), '-o', join(d, 'x.png'), '-m', model, '--max-pixels', '5000']);
     expectUserError(r, /shape\.dqc: level 0 of the file \(M=256, K=64, 64×64\) does not fit model test-small/);
     expect(r.stderr).not.toMatch(/max-pixels/);
+    // Tokens over the pixel limit say so (and name the flag) before anything is packed or decoded.
+    const t = await cli(['detokenize', tokensJson, '-o', join(d, 'y.png'), '-m', model, '--max-pixels', '10000']);
+    expectUserError(t, /photo\.json: padded image size 256×176 exceeds the limit of 10000 pixels; raise it with --max-pixels/);
   });
 });

@@ -7,7 +7,7 @@
  * is written atomically, the sidecar last, so a sidecar never names an array that is not there.
  */
 import { basename, dirname, join } from 'node:path';
-import { checkTokensForModel, encodeIndices, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
+import { checkTokensForModel, DqcError, encodeIndices, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
 import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions } from './codec.js';
 import { checkNotSameFile, humanBytes, readInputFile, writeFileAtomic } from './files.js';
 import { maxNpyBytes, maxTokenJsonBytes, TOKEN_JSON_BYTES_PER_INDEX } from './inputs.js';
@@ -93,6 +93,13 @@ export async function readTokens(path: string, opts: ReadTokensOptions = {}): Pr
 export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOptions & { name?: string } = {}): Promise<DetokenizedImage> {
   checkTokensForModel(set, codec.manifest, opts.name);
   const { width, height, channels, paddedWidth, paddedHeight } = set.image;
+  // The codec's pixel limit, before the indices are packed (decode() would refuse it only after).
+  if (paddedWidth * paddedHeight > codec.limits.maxPixels) {
+    throw new DqcError(
+      'ABSURD_SIZE',
+      `${opts.name ?? 'tokens'}: padded image size ${paddedWidth}×${paddedHeight} exceeds the limit of ${codec.limits.maxPixels} pixels; raise it with --max-pixels (library: the maxPixels option) if you have the memory`,
+    );
+  }
   const meta = { fingerprint: set.model.fingerprint, width, height, channels: channels <= 2 ? 1 : 3, paddedWidth, paddedHeight };
   const bytes = encodeIndices(set.levels, meta, codec.manifest.entropy, { method: 'static' });
   const { header: _header, ...image } = await codec.decode(bytes, { levels: opts.levels });
