@@ -236,11 +236,18 @@ describe('WebDecoder errors (all reject, none hang)', () => {
     const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8'));
     const short = await rejection(open({ fetch: diskFetch(modelDir, { 'decoder.onnx': readFileSync(join(modelDir, 'decoder.onnx')).subarray(0, 1000) }) }));
     expect(short.code).toBe('MODEL_INVALID');
+    // Same size, one byte flipped: the shipped manifest's hashes.decoder catches it.
+    expect(manifest.hashes?.decoder).toMatch(/^[0-9a-f]{64}$/);
+    const flipped = new Uint8Array(readFileSync(join(modelDir, 'decoder.onnx')));
+    flipped[flipped.length >> 1] ^= 0x01;
+    const damaged = await rejection(open({ fetch: diskFetch(modelDir, { 'decoder.onnx': flipped }) }));
+    expect(damaged.code).toBe('MODEL_INVALID');
+    expect(damaged.message).toMatch(/does not match the manifest's SHA-256/);
     const renamed = { ...manifest, io: { ...manifest.io, decoder: { inputs: ['a', 'b', 'levelMask'], outputs: ['reconstruction'] } } };
     const e = await rejection(open({ fetch: diskFetch(modelDir, { 'manifest.json': JSON.stringify(renamed) }) }));
     expect(e.code).toBe('MODEL_INVALID');
     expect(e.message).toMatch(/lacks the tensors a, b/);
-    const garbage = { ...manifest, sizes: { ...manifest.sizes, decoder: 5 } };
+    const garbage = { ...manifest, sizes: { ...manifest.sizes, decoder: 5 }, hashes: undefined }; // a graph that passes the checks but is no ONNX
     const g = await rejection(open({ fetch: diskFetch(modelDir, { 'manifest.json': JSON.stringify(garbage), 'decoder.onnx': 'hello' }) }));
     expect(g.code).toBe('SESSION_FAILED');
     const disposed = await open();
