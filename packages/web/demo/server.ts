@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 export const demoDir = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(demoDir, '../../..');
@@ -106,8 +107,10 @@ export interface DemoServerOptions {
   crossOriginIsolated?: boolean;
   /** Close the server after this many ms whatever happens (default: never). */
   lifetimeMs?: number;
-  /** Called for every request (URL path, status, bytes sent). */
-  onRequest?: (path: string, status: number, bytes: number) => void;
+  /** gzip responses for clients that accept it (default true), as a production server would. */
+  compress?: boolean;
+  /** Called for every request (URL path, status, bytes sent on the wire, bytes before compression). */
+  onRequest?: (path: string, status: number, bytes: number, rawBytes: number) => void;
 }
 
 export interface DemoServer {
@@ -151,6 +154,10 @@ export async function startDemoServer(opts: DemoServerOptions = {}): Promise<Dem
   const samples = opts.samples ?? [];
   const isolate = opts.crossOriginIsolated ?? true;
   const dirs = Object.entries(opts.dirs ?? {}).map(([prefix, dir]) => [prefix, resolve(dir)] as const);
+  const compress = opts.compress ?? true;
+  /** gzip (zlib's default level 6) of served bodies, by path and size; .dqc files and images are compressed already. */
+  const gzipped = new Map<string, Buffer>();
+  const compressible = (type: string): boolean => /^(text\/|application\/(json|wasm|octet-stream))/.test(type);
 
   function lookup(path: string): { body: Uint8Array | string; type: string; file?: string } | null {
     const extra = opts.extra?.[path];
@@ -197,7 +204,7 @@ export async function startDemoServer(opts: DemoServerOptions = {}): Promise<Dem
     if (!found) {
       res.statusCode = req.method === 'GET' || req.method === 'HEAD' ? 404 : 405;
       res.end('not found');
-      opts.onRequest?.(path, res.statusCode, 0);
+      opts.onRequest?.(path, res.statusCode, 0, 0);
       return;
     }
     const body = typeof found.body === 'string' ? Buffer.from(found.body) : found.body;
@@ -209,11 +216,24 @@ export async function startDemoServer(opts: DemoServerOptions = {}): Promise<Dem
         await new Promise((r) => setTimeout(r, 40));
       }
       res.end();
-    } else {
-      res.setHeader('Content-Length', body.length);
-      res.end(req.method === 'HEAD' ? undefined : body);
+      opts.onRequest?.(path, 200, body.length, body.length);
+      return;
     }
-    opts.onRequest?.(path, 200, body.length);
+    let sent: Uint8Array = body;
+    if (compress && !found.file && compressible(found.type) && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      const key = `${path}:${body.length}`;
+      let gz = gzipped.get(key);
+      if (!gz) {
+        gz = gzipSync(body);
+        gzipped.set(key, gz);
+      }
+      sent = gz;
+      res.setHeader('Content-Encoding', 'gzip');
+      res.setHeader('Vary', 'Accept-Encoding');
+    }
+    res.setHeader('Content-Length', sent.length);
+    res.end(req.method === 'HEAD' ? undefined : sent);
+    opts.onRequest?.(path, 200, sent.length, body.length);
   }
 
   const server = createServer((req, res) => {

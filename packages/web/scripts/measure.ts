@@ -2,9 +2,11 @@
  * One-off measurement (not a test): decode the 768×512 samples in headless Chromium with each
  * provider and report decode times and what the browser downloads.
  *
- *   npx tsx packages/web/scripts/measure.ts [--runs 3] [--model models/default]
+ *   npm run measure -w packages/web -- [--runs 3] [--model models/default] [--providers wasm,webgpu]
  *
- * Each provider gets a fresh browser (cold caches), so the byte counts are what a first visit costs.
+ * Each provider gets a fresh browser (cold caches), so the byte counts are what a first visit costs:
+ * the demo page decodes in a Web Worker, and its server gzips what it sends (zlib level 6), so
+ * "on the wire" is what a gzip-serving host transfers.
  * WebGPU here is SwiftShader (a CPU implementation), so its times say nothing about a real GPU.
  */
 import { parseArgs } from 'node:util';
@@ -13,18 +15,19 @@ import { chromium } from 'playwright-core';
 import type {} from '../demo/api.js';
 import { buildDemo, defaultModelDir, prepareSamples, startDemoServer } from '../demo/server.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, model: { type: 'string', default: defaultModelDir }, chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' } } });
+const { values } = parseArgs({ options: { providers: { type: 'string', default: 'wasm,webgpu' }, runs: { type: 'string', default: '3' }, model: { type: 'string', default: defaultModelDir }, chromium: { type: 'string', default: process.env.CHROMIUM ?? '/usr/bin/chromium' } } });
 const runs = Number(values.runs);
 
 await buildDemo();
 const samples = await prepareSamples(values.model);
-const requests: { path: string; bytes: number; body?: Buffer }[] = [];
-const server = await startDemoServer({ samples, modelDir: values.model, onRequest: (path, status, bytes) => status === 200 && requests.push({ path, bytes }), lifetimeMs: 15 * 60_000 });
+const requests: { path: string; bytes: number; raw: number }[] = [];
+const server = await startDemoServer({ samples, modelDir: values.model, onRequest: (path, status, bytes, raw) => status === 200 && requests.push({ path, bytes, raw }), lifetimeMs: 15 * 60_000 });
+const KiB = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`);
 
 const kinds = (p: string): string => (p.endsWith('.wasm') ? 'wasm' : /\.(m?js)$/.test(p) ? 'js' : p.startsWith('/model/') ? 'model' : p.endsWith('.dqc') ? 'dqc' : 'other');
 
 try {
-  for (const provider of ['wasm', 'webgpu'] as const) {
+  for (const provider of values.providers.split(',') as ('wasm' | 'webgpu')[]) {
     requests.length = 0;
     const browser = await chromium.launch({
       executablePath: values.chromium,
@@ -38,6 +41,24 @@ try {
       await page.goto(`${server.url}?provider=${provider}`);
       await page.evaluate(() => window.dqcDemo.ready);
       const ready = Date.now() - t0;
+      // What one decode costs a first visit: the page's requests up to the end of one progressive decode.
+      const first = samples[0];
+      await page.evaluate(async ([url, p]) => void (await window.dqcDemo.decodeUrl(url, p)), [first.dqc, provider] as const);
+      const once = new Map<string, { kind: string; bytes: number; raw: number }>();
+      for (const r of requests) if (!once.has(r.path)) once.set(r.path, { kind: kinds(r.path), bytes: r.bytes, raw: r.raw });
+      console.log(`${provider.padEnd(6)} first visit + one decode of ${first.name} (${first.width}×${first.height}), ${server.url}?provider=${provider}:`);
+      const totals = new Map<string, { bytes: number; raw: number }>();
+      for (const [path, r] of once) {
+        console.log(`         ${r.kind.padEnd(5)} ${path}: ${KiB(r.raw)} raw, ${KiB(r.bytes)} on the wire`);
+        const t = totals.get(r.kind) ?? { bytes: 0, raw: 0 };
+        t.bytes += r.bytes;
+        t.raw += r.raw;
+        totals.set(r.kind, t);
+      }
+      const sum = (k: 'bytes' | 'raw', kinds: string[]): number => kinds.reduce((a, kind) => a + (totals.get(kind)?.[k] ?? 0), 0);
+      const decodeKinds = ['js', 'wasm', 'model', 'dqc'];
+      console.log(`         per kind: ${[...totals].map(([k, t]) => `${k} ${KiB(t.raw)} raw / ${KiB(t.bytes)} wire`).join('; ')}`);
+      console.log(`         one decode (js + wasm + model + dqc): ${KiB(sum('raw', decodeKinds))} raw, ${KiB(sum('bytes', decodeKinds))} on the wire with gzip`);
       for (const s of samples) {
         const times: number[] = [];
         let info = '';
