@@ -30,7 +30,7 @@ const data = resolve(values.data!);
 
 function dqcodec(args: string[]): void {
   console.error(`\n$ dqcodec ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli', 'src', 'main.ts'), ...args], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, ['--conditions=@dqcodec/source', '--import', 'tsx', join(root, 'cli', 'src', 'main.ts'), ...args], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
