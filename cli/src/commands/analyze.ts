@@ -9,6 +9,7 @@ import { analyzeImages, INPUT_EXTENSIONS, writeHeatmap, type AnalysisReport, typ
 import { UserError } from '../errors.js';
 import { intOption } from '../options.js';
 import { addCodecOptions, expandInputs, openCodec, type CodecFlags } from './codecCommon.js';
+import { printable } from '../printable.js';
 
 interface AnalyzeFlags extends CodecFlags {
   json: boolean;
@@ -47,7 +48,7 @@ function levelTable(a: LevelAnalysis): string[] {
 }
 
 function render(r: AnalysisReport): string {
-  const head = `model ${r.model.name} (${r.model.fingerprint.slice(0, 12)}…, ${r.model.dir}), ${r.images} image${r.images === 1 ? '' : 's'}${r.skipped.length ? `, ${r.skipped.length} skipped` : ''}`;
+  const head = `model ${printable(r.model.name)} (${r.model.fingerprint.slice(0, 12)}…, ${printable(r.model.dir)}), ${r.images} image${r.images === 1 ? '' : 's'}${r.skipped.length ? `, ${r.skipped.length} skipped` : ''}`;
   return [head, ...r.levels.flatMap((a) => ['', ...levelTable(a)])].join('\n');
 }
 
@@ -60,8 +61,8 @@ function progressBar(quiet: boolean): { update: (e: { done: number; total: numbe
         bar.start(e.total, 0, { file: '' });
         started = true;
       }
-      bar?.update(e.done, { file: e.file });
-      if (e.error && !quiet) process.stderr.write(`${bar ? '\n' : ''}skipped ${e.file}: ${e.error}\n`);
+      bar?.update(e.done, { file: printable(e.file) });
+      if (e.error && !quiet) process.stderr.write(`${bar ? '\n' : ''}${printable(`skipped ${e.file}: ${e.error}`)}\n`);
     },
     stop: () => bar?.stop(),
   };

@@ -15,6 +15,7 @@ import { DEFAULT_SWEEPS, loadBenchImage, measureDqcodec, measureSharp, SHARP_COD
 import { bdRates, jsonMeasurements, meanCurves, METRIC_NOTES, psnrAtBpp, SCHEMA, toJson, type BenchReport } from '../bench/report.js';
 import { renderTables } from '../bench/tables.js';
 import { rdPlotSvg } from '../bench/plot.js';
+import { printable } from '../printable.js';
 
 interface BenchFlags {
   model: string[];
@@ -140,7 +141,7 @@ async function run(inputs: string[], o: BenchFlags): Promise<void> {
       });
       images.push(img);
       ms.push(...(await measureImage(img, points, sw)));
-      if (!o.quiet) process.stderr.write(`bench: ${i + 1}/${files.length} ${f.rel} (${img.width}×${img.height})\n`);
+      if (!o.quiet) process.stderr.write(`${printable(`bench: ${i + 1}/${files.length} ${f.rel} (${img.width}×${img.height})`)}\n`);
     }
   } finally {
     for (const p of points) await p.codec.close();

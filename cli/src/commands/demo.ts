@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { addCodecOptions, openCodec, type CodecFlags } from './codecCommon.js';
+import { printable } from '../printable.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../samples/', import.meta.url));
 
@@ -89,7 +90,7 @@ export function registerDemo(program: Command): void {
     }
     await codec.close();
     if (!o.quiet) {
-      process.stdout.write(`model ${codec.modelDir} (${codec.manifest.name})\n\n`);
+      process.stdout.write(`${printable(`model ${codec.modelDir} (${codec.manifest.name})`)}\n\n`);
       process.stdout.write('| image | size | .dqc bytes | bpp | PSNR dB | JPEG same size, PSNR dB | top level only: bytes → PSNR dB | encode / decode ms |\n');
       process.stdout.write('|---|---|---|---|---|---|---|---|\n');
       process.stdout.write(rows.join('\n') + '\n');

@@ -3,6 +3,7 @@ import cliProgress from 'cli-progress';
 import { fitEntropy } from '@dqcodec/codec';
 import { intOption } from '../options.js';
 import { addCodecOptions, openCodec, type CodecFlags } from './codecCommon.js';
+import { printable } from '../printable.js';
 
 interface FitFlags extends CodecFlags {
   data: string;
@@ -36,7 +37,7 @@ export function registerFitEntropy(program: Command): void {
           started = true;
         }
         bar?.update(e.done, { file: e.file });
-        if (e.error && !o.quiet) process.stderr.write(`${bar ? '\n' : ''}skipped ${e.file}: ${e.error}\n`);
+        if (e.error && !o.quiet) process.stderr.write(`${bar ? '\n' : ''}${printable(`skipped ${e.file}: ${e.error}`)}\n`);
       },
     });
     bar?.stop();
