@@ -25,7 +25,7 @@ import {
 interface EncodeFlags extends CodecFlags {
   out: string;
   flatten?: string | boolean;
-  method: 'context' | 'static';
+  method?: 'context' | 'static' | 'conditional';
   quality: Quality;
   levels?: number;
   overwrite: boolean;
@@ -50,7 +50,7 @@ export function registerEncode(program: Command): void {
     .description('Encode images (PNG, JPEG, WebP, AVIF, TIFF, …) into .dqc files.')
     .argument('<input...>', 'image files, directories (searched recursively) or quoted globs')
     .requiredOption('-o, --out <path>', 'output .dqc file; a directory when several inputs, a directory or a glob are given')
-    .addOption(new Option('--method <name>', 'entropy coding method').choices(['context', 'static']).default('context'))
+    .addOption(new Option('--method <name>', "entropy coding method (default: the model's: 'conditional' for a rate model's learned prior, else 'context')").choices(['context', 'static', 'conditional']))
     .addOption(
       new Option('--quality <name>', 'operating point: high stores every level; low stores only the top level (a much smaller file, a coarse image)')
         .choices([...QUALITIES])

@@ -7,6 +7,7 @@ import { DqcError } from './errors.js';
 import { resolveTables } from './entropy/level.js';
 import { decodeLevelCompiled, encodeLevelCompiled, type EntropyMethod } from './entropy/model.js';
 import type { CompiledLevelTables, EntropyTables } from './entropy/tables.js';
+import { checkPriorFits, compilePriorTables, decodePriorLevel, encodePriorLevel, isPriorTables, priorTablesCrc, type PriorTables } from './entropy/prior.js';
 import type { LevelIndices, LevelIndicesInput, LevelSpec } from './entropy/types.js';
 
 /** Image facts stored in the header. */
@@ -20,8 +21,15 @@ export interface ImageMeta {
   paddedHeight: number;
 }
 
+/**
+ * A model's entropy statistics (manifest.entropy): tables for the 'static'/'context' methods
+ * (distortion-only models, fitted after training), or the learned prior of a rate model, which
+ * codes with the 'conditional' method.
+ */
+export type ModelTables = EntropyTables | PriorTables;
+
 export interface EncodeOptions {
-  /** Default 'context'. */
+  /** Default 'context', or 'conditional' (the only method a learned prior supports) for prior tables. */
   method?: EntropyMethod;
   limits?: ContainerLimits;
   /** The alpha plane (width × height bytes, row-major): required exactly when meta.channels is 2 or 4 (§2.3). */
@@ -30,7 +38,7 @@ export interface EncodeOptions {
 
 export interface DecodeOptions {
   /** The model's entropy tables (manifest.entropy); omit only for files written without tables. */
-  tables?: EntropyTables;
+  tables?: ModelTables;
   /** When given, a file from another model fails with DqcError('MODEL_MISMATCH'). */
   expectedFingerprint?: string;
   /** Decode only the top N levels (progressive preview); `bytes` then need only reach the end of stream N. */
@@ -56,12 +64,15 @@ export interface DecodedIndices {
  * tables describe: the file then holds the model's top levels only (coded with the tables' first
  * entries; tablesCrc still identifies the whole table set).
  */
-export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tables?: EntropyTables, options: EncodeOptions = {}): Uint8Array {
-  const method = options.method ?? 'context';
+export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tables?: ModelTables, options: EncodeOptions = {}): Uint8Array {
+  const prior = isPriorTables(tables);
+  const method = options.method ?? (prior ? 'conditional' : 'context');
+  if (prior !== (method === 'conditional')) {
+    throw new DqcError('BAD_TABLES', prior ? `a learned prior codes with the 'conditional' method only (asked for '${method}')` : "the 'conditional' method needs a learned prior (a rate model's tables)");
+  }
   const specs: LevelSpec[] = levels.map(({ M, K }) => ({ M, K }));
-  const resolved = resolveTables(specs, tables);
-  checkTablesFit(specs, resolved.levels);
-  const fields = { ...meta, method, tablesCrc: resolved.crc, levels: levels.map(({ M, h, w, K }) => ({ M, h, w, K })) };
+  const coder = levelCoder(specs, tables);
+  const fields = { ...meta, method, tablesCrc: coder.crc, levels: levels.map(({ M, h, w, K }) => ({ M, h, w, K })) };
   const withAlpha = hasAlphaSection(meta.channels);
   if (withAlpha !== (options.alpha !== undefined)) {
     throw new DqcError('BAD_HEADER', `an image with ${meta.channels} channels ${withAlpha ? 'needs' : 'must not have'} an alpha plane`);
@@ -69,7 +80,7 @@ export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tabl
   const placeholder = withAlpha ? new Uint8Array(1) : null;
   // Validate the header before the (expensive) coding so bad shapes fail fast with a clear code.
   writeContainer(fields, levels.map(() => new Uint8Array(0)), options.limits, placeholder);
-  const streams = levels.map((lv, i) => encodeLevelCompiled(lv, resolved.levels[i], method));
+  const streams = levels.map((lv, i) => coder.encode(lv, i > 0 ? levels[i - 1] : null, i, method));
   const alpha = options.alpha !== undefined ? encodeAlphaPlane(options.alpha, meta.width, meta.height) : null;
   return writeContainer(fields, streams, options.limits, alpha);
 }
@@ -84,9 +95,11 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
     );
   }
   const specs = header.levels.map(({ M, K }) => ({ M, K }));
-  const resolved = resolveTables(specs, options.tables);
-  checkTablesFit(specs, resolved.levels);
-  if (resolved.crc !== header.tablesCrc) {
+  if ((header.method === 'conditional') !== isPriorTables(options.tables)) {
+    throw new DqcError('MODEL_MISMATCH', header.method === 'conditional' ? 'file was coded with a learned prior, but the tables supplied are not one (check the model manifest)' : 'file was coded without a learned prior, but the model has one (check the model manifest)');
+  }
+  const coder = levelCoder(specs, options.tables);
+  if (coder.crc !== header.tablesCrc) {
     throw new DqcError('MODEL_MISMATCH', 'file was entropy-coded with different tables than the ones supplied (check the model manifest)');
   }
   const count = Math.max(0, Math.min(options.maxLevels ?? header.levels.length, header.levels.length));
@@ -103,11 +116,37 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
   const levels: LevelIndices[] = [];
   for (let i = 0; i < count; i++) {
     const lv = header.levels[i];
-    const indices = decodeLevelCompiled(levelStream(bytes, header, i), lv, resolved.levels[i], header.method);
+    const indices = coder.decode(levelStream(bytes, header, i), lv, i > 0 ? levels[i - 1] : null, i, header.method);
     levels.push({ M: lv.M, h: lv.h, w: lv.w, K: lv.K, indices });
   }
   const alpha = alphaPayload ? decodeAlphaPlane(alphaPayload, header.width, header.height) : null;
   return { header, levels, alpha };
+}
+
+/** Codes levels with either kind of tables; `parent` is the level above (used by a prior only). */
+interface LevelCoder {
+  crc: number;
+  encode(level: LevelIndicesInput, parent: LevelIndicesInput | null, i: number, method: EntropyMethod): Uint8Array;
+  decode(bytes: Uint8Array, shape: LevelSpec & { h: number; w: number }, parent: LevelIndices | null, i: number, method: EntropyMethod): Uint16Array;
+}
+
+function levelCoder(specs: LevelSpec[], tables: ModelTables | undefined): LevelCoder {
+  if (isPriorTables(tables)) {
+    const prior = compilePriorTables(tables);
+    checkPriorFits(specs, prior);
+    return {
+      crc: priorTablesCrc(prior),
+      encode: (lv, parent, i) => encodePriorLevel(lv, parent, prior[i]),
+      decode: (bytes, shape, parent, i) => decodePriorLevel(bytes, shape, parent, prior[i]),
+    };
+  }
+  const resolved = resolveTables(specs, tables);
+  checkTablesFit(specs, resolved.levels);
+  return {
+    crc: resolved.crc,
+    encode: (lv, _parent, i, method) => encodeLevelCompiled(lv, resolved.levels[i], method),
+    decode: (bytes, shape, _parent, i, method) => decodeLevelCompiled(bytes, shape, resolved.levels[i], method),
+  };
 }
 
 /** The file's levels must be the tables' first (top) levels: fewer is allowed, more is not. */

@@ -4,7 +4,9 @@
  */
 import { MAX_LEVELS, MAX_M, type ContainerLimits, type DqcHeader } from './container.js';
 import { DqcError, isDqcError } from './errors.js';
-import { compileTables, type EntropyTables } from './entropy/tables.js';
+import { compileTables } from './entropy/tables.js';
+import { compilePriorTables, isPriorTables } from './entropy/prior.js';
+import type { ModelTables } from './codec.js';
 import type { LevelSpec } from './entropy/types.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -53,8 +55,11 @@ export interface Manifest {
   graphs: { encoder: string; quantizer: string; decoder: string };
   /** Lowercase hex SHA-256 of the graphs (computed by the exporter); written into every .dqc file. */
   fingerprint: string;
-  /** Entropy statistics, levels TOP first. */
-  entropy?: EntropyTables;
+  /**
+   * Entropy statistics, levels TOP first: 'static'/'context' tables fitted after training, or a
+   * rate model's learned prior ('conditional' method, format "dqc-prior").
+   */
+  entropy?: ModelTables;
 }
 
 function fail(field: string, msg: string): DqcError {
@@ -103,14 +108,15 @@ function parseLevels(raw: unknown): ManifestLevel[] {
   return levels;
 }
 
-function parseEntropy(raw: unknown, levels: ManifestLevel[]): EntropyTables {
+function parseEntropy(raw: unknown, levels: ManifestLevel[]): ModelTables {
   try {
-    compileTables(raw);
+    if (isPriorTables(raw)) compilePriorTables(raw);
+    else compileTables(raw);
   } catch (e) {
     if (isDqcError(e, 'BAD_TABLES')) throw new DqcError('BAD_MANIFEST', `manifest.json: field entropy: ${e.message}`);
     throw e;
   }
-  const tables = raw as EntropyTables;
+  const tables = raw as ModelTables;
   const top = levelSpecsTopFirst({ levels });
   if (tables.levelsTopFirst.length !== top.length) {
     throw fail('entropy.levelsTopFirst', `must have ${top.length} levels like "levels" (got ${tables.levelsTopFirst.length})`);

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { buildEntropyTables, encodeLevel, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
+import { buildEntropyTables, encodeLevel, isPriorTables, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
 import { DqCodec, type DqCodecOptions } from './codec.js';
 import { FileError, writeFileAtomic } from './files.js';
 import { INPUT_EXTENSIONS } from './image.js';
@@ -72,6 +72,11 @@ function meanBits(samples: LevelIndices[][], level: number, tables: EntropyTable
 
 export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitEntropyOptions = {}): Promise<FitEntropyResult> {
   const codec = await DqCodec.load(modelDir, opts);
+  if (isPriorTables(codec.manifest.entropy)) {
+    await codec.close();
+    // Its codes were assigned under that prior: replacing it would both cost rate and break the match.
+    throw new FileError(`${modelDir} is a rate model: its entropy model (a learned prior) was trained with it and is not refitted`);
+  }
   const files = spread(await listImages(imagesDir), opts.maxImages ?? 200);
   if (files.length === 0) throw new FileError(`${imagesDir}: no images found (looked for ${INPUT_EXTENSIONS.join(', ')})`);
   const samples: LevelIndices[][] = [];
@@ -100,6 +105,6 @@ export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitE
   raw.entropy = tables;
   parseManifest(raw); // never write a manifest the decoder would refuse
   await writeFileAtomic(manifestPath, `${JSON.stringify(raw, null, 2)}\n`);
-  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: meanBits(samples, l, codec.manifest.entropy), bitsAfter: meanBits(samples, l, tables) }));
+  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: meanBits(samples, l, codec.manifest.entropy as EntropyTables | undefined), bitsAfter: meanBits(samples, l, tables) }));
   return { manifestPath, images: samples.length, skipped, levels, tables };
 }

@@ -20,7 +20,8 @@ import type { CompiledLevelTables } from './tables.js';
 import { NUM_CONTEXTS, rankAlphabet } from './tables.js';
 import type { LevelIndicesInput, LevelShape } from './types.js';
 
-export type EntropyMethod = 'static' | 'context';
+/** 'conditional' is the learned prior of rate models (entropy/prior.ts); the other two live here. */
+export type EntropyMethod = 'static' | 'context' | 'conditional';
 
 /** Adaptation constants of the 'context' method; part of the format (changing them = new method id). */
 export const LIT_PRIOR_MASS = 1 << 14;
@@ -304,6 +305,10 @@ function scalePrior(table: Uint16Array, mass: number): Int32Array {
   return out;
 }
 
+function checkMethod(method: EntropyMethod): void {
+  if (method === 'conditional') throw new DqcError('BAD_TABLES', "the 'conditional' method codes with a learned prior (entropy/prior.ts), not with these tables");
+}
+
 function checkShape(level: LevelShape, tables: CompiledLevelTables): void {
   if (level.M !== tables.M || level.K !== tables.K) {
     throw new DqcError(
@@ -331,6 +336,7 @@ export function checkedIndices(level: LevelIndicesInput, where = 'level'): Uint1
 
 /** Range-code one level; `tables` must match (M, K). */
 export function encodeLevelCompiled(level: LevelIndicesInput, tables: CompiledLevelTables, method: EntropyMethod): Uint8Array {
+  checkMethod(method);
   checkShape(level, tables);
   const { M, h, w, K } = level;
   const indices = checkedIndices(level);
@@ -358,6 +364,7 @@ export function encodeLevelCompiled(level: LevelIndicesInput, tables: CompiledLe
  * some indices or throws DqcError('CORRUPT_STREAM').
  */
 export function decodeLevelCompiled(bytes: Uint8Array, shape: LevelShape, tables: CompiledLevelTables, method: EntropyMethod): Uint16Array {
+  checkMethod(method);
   checkShape(shape, tables);
   const { M, h, w } = shape;
   const out = new Uint16Array(M * h * w);
