@@ -37,26 +37,29 @@ function progressReporter(quiet: boolean): (e: TrainEvent) => void {
         }
         if (tty) {
           bar = new cliProgress.SingleBar(
-            { format: 'train [{bar}] {value}/{total} | loss {loss} | val PSNR {psnr} dB | perplexity {ppl} | {ms} ms/step', stream: process.stderr },
+            { format: 'train [{bar}] {value}/{total} | loss {loss} |{bpp} val PSNR {psnr} dB | perplexity {ppl} | {ms} ms/step', stream: process.stderr },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(e.totalSteps, e.startStep, { loss: '-', psnr: '-', ppl: '-', ms: '-' });
+          bar.start(e.totalSteps, e.startStep, { loss: '-', bpp: '', psnr: '-', ppl: '-', ms: '-' });
         }
         break;
       case 'step': {
         const r = e.report;
-        const payload = { loss: r.loss.toFixed(5), psnr: Number.isNaN(lastPsnr) ? '-' : lastPsnr.toFixed(2), ppl: fmtPerplexity(r.perplexity), ms: r.msPerStep.toFixed(0) };
+        // Rate models: the rate the learned prior predicts for this batch.
+        const bpp = r.bpp > 0 ? ` ${r.bpp.toFixed(3)} bpp |` : '';
+        const payload = { loss: r.loss.toFixed(5), bpp, psnr: Number.isNaN(lastPsnr) ? '-' : lastPsnr.toFixed(2), ppl: fmtPerplexity(r.perplexity), ms: r.msPerStep.toFixed(0) };
         if (bar) bar.update(r.step, payload);
         else if (!quiet && Date.now() - lastLine > 10_000) {
           lastLine = Date.now();
-          process.stderr.write(`step ${r.step} loss ${payload.loss} perplexity ${payload.ppl} ${payload.ms} ms/step\n`);
+          process.stderr.write(`step ${r.step} loss ${payload.loss}${bpp} perplexity ${payload.ppl} ${payload.ms} ms/step\n`);
         }
         break;
       }
       case 'validation':
         lastPsnr = e.report.psnr;
         if (!bar && !quiet) {
-          process.stderr.write(`validation step ${e.report.step}: PSNR ${e.report.psnr.toFixed(2)} dB, perplexity ${fmtPerplexity(e.report.perplexity)}, grid ${e.report.gridPath}\n`);
+          const rate = e.report.bpp > 0 ? ` at ${e.report.bpp.toFixed(3)} bpp (predicted)` : '';
+          process.stderr.write(`validation step ${e.report.step}: PSNR ${e.report.psnr.toFixed(2)} dB${rate}, perplexity ${fmtPerplexity(e.report.perplexity)}, grid ${e.report.gridPath}\n`);
         }
         break;
       case 'warning':
@@ -92,12 +95,18 @@ export function registerTrain(program: Command): void {
     .option('--max-side <px>', 'downscale photos so the longer side is at most this (0 keeps full size)', intOption(0), 1024)
     .option('--resume', 'continue from <out>/checkpoint exactly where it stopped', false)
     .option('--init <checkpoint-dir>', 'start from the weights and codebooks of this checkpoint (same config) with a fresh optimizer at step 0, e.g. to fine-tune')
+    .option('--init-trunk', 'with --init: take only the encoder/decoder weights (same strides, M·D and widths); codebooks start from data. E.g. a rate model from a distortion-only checkpoint', false)
+    .option('--lambda <λ>', 'rate–distortion weight of a rate model (config quantizer.assign "entropy"): loss = bits per pixel + λ·MSE on the 8-bit scale. Larger λ: higher rate and quality (CompressAI range: 0.0018–0.0932)', floatOption(0))
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('-q, --quiet', 'no progress output', false)
     .action(async (o) => {
       const config = await loadConfig(o.config);
       const stride = config.levels[config.levels.length - 1].stride;
       if (o.crop % stride !== 0) throw new UserError(`--crop ${o.crop} must be a multiple of the model's total stride ${stride}`);
+      const rateModel = config.quantizer.assign === 'entropy';
+      if (rateModel && o.lambda === undefined) throw new UserError(`config ${config.name} is a rate model (quantizer.assign "entropy"): give --lambda, e.g. --lambda 0.01`);
+      if (!rateModel && o.lambda !== undefined) throw new UserError(`--lambda needs a rate model (config quantizer.assign "entropy"); ${config.name} is trained for distortion only`);
+      if (o.initTrunk && !o.init) throw new UserError('--init-trunk needs --init <checkpoint-dir>');
       if (o.resume && o.init) throw new UserError('--resume and --init exclude each other: --resume continues <out>/checkpoint, --init starts a new run from another checkpoint');
       const result = await train({
         config,
@@ -119,12 +128,15 @@ export function registerTrain(program: Command): void {
         maxSide: o.maxSide,
         resume: o.resume,
         initFrom: o.init,
+        initTrunkOnly: o.initTrunk,
+        lambda: o.lambda,
         backend: o.backend,
         onEvent: progressReporter(o.quiet),
       });
       const last = result.validations[result.validations.length - 1];
       if (!o.quiet && last) {
-        process.stderr.write(`\ndone: step ${result.finalStep}, validation PSNR ${last.psnr.toFixed(2)} dB; checkpoint in ${result.checkpointDir}\n`);
+        const rate = last.bpp > 0 ? ` at ${last.bpp.toFixed(3)} bpp (predicted by the prior)` : '';
+        process.stderr.write(`\ndone: step ${result.finalStep}, validation PSNR ${last.psnr.toFixed(2)} dB${rate}; checkpoint in ${result.checkpointDir}\n`);
       }
     });
 }

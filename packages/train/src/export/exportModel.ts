@@ -26,7 +26,9 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildArchitecture, codebookSpec, tensorNames, type Architecture } from '../model/architecture.js';
-import { parseModelConfig, totalStride, type ModelConfig } from '../model/config.js';
+import { isRateModel, parseModelConfig, priorContexts, totalStride, type ModelConfig } from '../model/config.js';
+import { CodePrior, bitsOf } from '../rate/codePrior.js';
+import { priorLevelToJson, type PriorTables } from '@dqcodec/core';
 import { ExportError, getWeight, OnnxGraphBuilder, type IoSpec, type Weights } from './onnxGraph.js';
 
 export { ExportError, type Weights, type WeightTensor } from './onnxGraph.js';
@@ -70,6 +72,8 @@ export interface ExportManifest {
   fingerprint: string;
   /** File sizes in bytes. */
   sizes: { encoder: number; quantizer: number; decoder: number };
+  /** Rate models: the learned prior ('conditional' entropy method), levels top first. */
+  entropy?: PriorTables;
 }
 
 export interface ExportResult {
@@ -112,6 +116,63 @@ function gatherCodes(g: OnnxGraphBuilder, cfg: ModelConfig, l: number, indices: 
   g.node('Transpose', [nhwc], [output], { perm: [0, 3, 1, 2] });
 }
 
+/** A rate model's prior of level l: integer frequencies [M, C, K] and the assignment's τ. */
+interface LevelPrior {
+  C: number;
+  freq: Uint16Array;
+  tau: number;
+}
+
+function levelPriors(cfg: ModelConfig, weights: Weights): LevelPrior[] | null {
+  if (!isRateModel(cfg)) return null;
+  return cfg.levels.map((lv, l) => {
+    const C = priorContexts(cfg, l);
+    const prior = new CodePrior({ M: lv.M, K: lv.K, C });
+    prior.setState(getWeight(weights, `prior${l}.counts`, [lv.M, C, lv.K]));
+    const tau = getWeight(weights, `quant${l}.tau`, [1])[0];
+    if (!(tau >= 0)) throw new ExportError(`weight "quant${l}.tau" must be ≥ 0 (got ${tau})`);
+    return { C, freq: prior.frequencyTable(), tau };
+  });
+}
+
+/** The prior as manifest.entropy (format "dqc-prior", levels top first). */
+function priorTables(cfg: ModelConfig, priors: LevelPrior[]): PriorTables {
+  const levelsTopFirst = cfg.levels.map((lv, l) => priorLevelToJson(lv.M, lv.K, priors[l].C, priors[l].freq)).reverse();
+  return { format: 'dqc-prior', version: 1, levelsTopFirst };
+}
+
+/**
+ * Entropy-constrained assignment: dist [N, M, K, h·w] + τ·ln2·bits(k | m, c). At the top level
+ * (one context) the bias is a constant [1, M, K, 1]; below, c is the co-located index of the
+ * level above (codebook m mod M_p, nearest-upsampled by the stride ratio), and the bias rows are
+ * gathered from a [M·C, K] table at m·C + c.
+ */
+function assignmentBias(g: OnnxGraphBuilder, cfg: ModelConfig, l: number, prior: LevelPrior, z: string, dist: string): string {
+  const { M, K } = cfg.levels[l];
+  const bits = bitsOf(prior.freq);
+  const bias = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) bias[i] = prior.tau * Math.LN2 * bits[i];
+  if (prior.C === 1) {
+    // [M, 1, K] → [1, M, K, 1]
+    const t = new Float32Array(M * K);
+    t.set(bias);
+    return g.op('Add', [dist, g.constFloat(`prior${l}.bias`, [1, M, K, 1], t)]);
+  }
+  const up = cfg.levels[l + 1];
+  const r = up.stride / cfg.levels[l].stride;
+  let parent = onnxNames.indices(l + 1); // int32 [N, Mp, hp, wp]
+  if (up.M !== M) parent = g.op('Gather', [parent, g.constInt64(`prior${l}.parent_codebooks`, [M], Array.from({ length: M }, (_, m) => m % up.M))], { axis: 1 });
+  const u = g.op('Unsqueeze', [parent, g.constInt64(`prior${l}.unsq`, [2], [3, 5])]); // [N, M, hp, 1, wp, 1]
+  const tiled = g.op('Tile', [u, g.constInt64(`prior${l}.repeats`, [6], [1, 1, 1, r, 1, r])]); // [N, M, hp, r, wp, r]
+  const hw = g.op('Shape', [z], { start: 2 }); // [h, w]
+  const ctx = g.op('Reshape', [tiled, g.op('Concat', [g.constInt64(`prior${l}.nm`, [2], [0, M]), hw], { axis: 0 })]); // [N, M, h, w]
+  const rows = g.op('Add', [ctx, g.constInt32(`prior${l}.row_offsets`, [1, M, 1, 1], Array.from({ length: M }, (_, m) => m * prior.C))]);
+  const b = g.op('Gather', [g.constFloat(`prior${l}.bias`, [M * prior.C, K], bias), rows], { axis: 0 }); // [N, M, h, w, K]
+  const bt = g.op('Transpose', [b], { perm: [0, 1, 4, 2, 3] }); // [N, M, K, h, w]
+  const flat = g.op('Reshape', [bt, g.constInt64(`prior${l}.mk_shape`, [4], [0, M, K, -1])]); // [N, M, K, h·w]
+  return g.op('Add', [dist, flat]);
+}
+
 function flatCodebook(g: OnnxGraphBuilder, cfg: ModelConfig, l: number, data: Float32Array): string {
   const { M, K, D } = cfg.levels[l];
   return g.constFloat(codebookSpec(cfg, l).name, [M * K, D], data);
@@ -133,7 +194,7 @@ function buildEncoder(arch: Architecture, weights: Weights): { bytes: Uint8Array
   return { bytes, io: { inputs: inputs.map((s) => s.name), outputs: outputs.map((s) => s.name) } };
 }
 
-function buildQuantizer(arch: Architecture, weights: Weights): { bytes: Uint8Array; io: GraphIo } {
+function buildQuantizer(arch: Architecture, weights: Weights, priors: LevelPrior[] | null): { bytes: Uint8Array; io: GraphIo } {
   const cfg = arch.config;
   const L = cfg.levels.length;
   const g = new OnnxGraphBuilder(weights);
@@ -161,7 +222,8 @@ function buildQuantizer(arch: Architecture, weights: Weights): { bytes: Uint8Arr
     const dots = g.op('Reshape', [dot, g.constInt64(`z${l}.mk_shape`, [4], [0, M, K, -1])]); // [N, M, K, h·w]
     const zs = g.op('Reshape', [z, g.constInt64(`z${l}.md_shape`, [4], [0, M, D, -1])]); // [N, M, D, h·w]
     const z2 = g.op('ReduceSumSquare', [zs], { axes: [2], keepdims: 1 }); // [N, M, 1, h·w]
-    const dist = g.op('Add', [z2, dots]);
+    const nearest = g.op('Add', [z2, dots]);
+    const dist = priors && priors[l].tau > 0 ? assignmentBias(g, cfg, l, priors[l], z, nearest) : nearest;
     const am = g.op('ArgMin', [dist], { axis: 2, keepdims: 0, select_last_index: 0 }); // int64 [N, M, h·w]
     const hw = g.op('Shape', [z], { start: 2 }); // [h, w]
     const shape = g.op('Concat', [g.constInt64(`indices${l}.nm`, [2], [0, M]), hw], { axis: 0 });
@@ -223,7 +285,8 @@ export function graphsFingerprint(graphs: Record<GraphKey, Uint8Array>): string 
 export function buildExport(arch: Architecture, weights: Weights): ExportedGraphs {
   const cfg = arch.config;
   const enc = buildEncoder(arch, weights);
-  const qua = buildQuantizer(arch, weights);
+  const priors = levelPriors(cfg, weights);
+  const qua = buildQuantizer(arch, weights, priors);
   const dec = buildDecoder(arch, weights);
   const graphs = { encoder: enc.bytes, quantizer: qua.bytes, decoder: dec.bytes };
   const manifest: ExportManifest = {
@@ -239,6 +302,7 @@ export function buildExport(arch: Architecture, weights: Weights): ExportedGraph
     fingerprint: graphsFingerprint(graphs),
     sizes: { encoder: enc.bytes.length, quantizer: qua.bytes.length, decoder: dec.bytes.length },
   };
+  if (priors) manifest.entropy = priorTables(cfg, priors);
   return { graphs, manifest };
 }
 

@@ -14,6 +14,13 @@ export interface LevelConfig {
   K: number;
   /** Dimension of each code. */
   D: number;
+  /**
+   * Fixed scalar grid instead of a learned codebook (requires D = 1): code k is the value
+   * (k − ⌊K/2⌋)·Δ with Δ fixed from the first batch, and training adds uniform noise in
+   * [−Δ/2, Δ/2) instead of rounding (Ballé et al. 2017).
+   * The scalar control of rate–distortion training. Default false.
+   */
+  grid?: boolean;
 }
 
 export interface QuantizerConfig {
@@ -25,6 +32,18 @@ export interface QuantizerConfig {
   eps: number;
   /** A code whose EMA usage count falls below this is re-initialised from encoder outputs. */
   deadThreshold: number;
+  /**
+   * How codes are assigned. 'nearest' (the DQ paper): the closest code of each slice.
+   * 'entropy' (entropy-constrained, NVTC / ECVQ): argmin_k ||z − c_k||² + τ·ln2·bits(k | context),
+   * with bits from the learned conditional prior of the codes (rate–distortion training).
+   * Default 'nearest'.
+   */
+  assign?: 'nearest' | 'entropy';
+  /**
+   * Multiplier of the assignment temperature τ that λ implies (see DqAe.trainStep): 1 charges a
+   * bit in the assignment what it costs in the loss; < 1 leans towards the nearest code. Default 1.
+   */
+  rateTemperature?: number;
 }
 
 export interface ModelConfig {
@@ -93,7 +112,13 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     const lv = record(l, f);
     const stride = int(lv, 'stride', f, 2, 256);
     if (!isPow2(stride)) throw new ConfigError(`${f}.stride`, `must be a power of two (got ${stride})`);
-    return { stride, M: int(lv, 'M', f, 1, 64), K: int(lv, 'K', f, 2, 65536), D: int(lv, 'D', f, 1, 1024) };
+    const out: LevelConfig = { stride, M: int(lv, 'M', f, 1, 64), K: int(lv, 'K', f, 2, 65536), D: int(lv, 'D', f, 1, 1024) };
+    if (lv.grid !== undefined) {
+      if (typeof lv.grid !== 'boolean') throw new ConfigError(`${f}.grid`, `must be true or false (got ${JSON.stringify(lv.grid)})`);
+      if (lv.grid && out.D !== 1) throw new ConfigError(`${f}.grid`, `needs D = 1 (got D = ${out.D})`);
+      if (lv.grid) out.grid = true;
+    }
+    return out;
   });
   for (let i = 1; i < levels.length; i++) {
     if (levels[i].stride <= levels[i - 1].stride) {
@@ -101,6 +126,23 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     }
   }
   const q = record(obj.quantizer ?? {}, 'quantizer');
+  const assign = q.assign ?? 'nearest';
+  if (assign !== 'nearest' && assign !== 'entropy') throw new ConfigError('quantizer.assign', `must be "nearest" or "entropy" (got ${JSON.stringify(assign)})`);
+  if (assign === 'entropy') {
+    for (let i = 1; i < levels.length; i++) {
+      // The prior of level i−1 is conditioned on level i's co-located codes: K_i contexts.
+      if (levels[i - 1].M * levels[i - 1].K * levels[i].K > 1 << 24) {
+        throw new ConfigError(`levels[${i - 1}]`, `M·K·K_parent must be at most 2^24 for the conditional prior (got ${levels[i - 1].M * levels[i - 1].K * levels[i].K})`);
+      }
+    }
+  } else if (levels.some((l) => l.grid)) {
+    throw new ConfigError('quantizer.assign', 'must be "entropy" for grid levels (a grid is only trained with a rate term)');
+  }
+  const extra: Partial<QuantizerConfig> = {};
+  if (assign === 'entropy') {
+    extra.assign = 'entropy';
+    extra.rateTemperature = num(q, 'rateTemperature', 'quantizer', 1e-6, 1e6, 1);
+  }
   return {
     name,
     levels,
@@ -112,6 +154,7 @@ export function parseModelConfig(raw: unknown): ModelConfig {
       decay: num(q, 'decay', 'quantizer', 0, 0.99999, DEFAULT_QUANTIZER.decay),
       eps: num(q, 'eps', 'quantizer', 0, 1, DEFAULT_QUANTIZER.eps),
       deadThreshold: num(q, 'deadThreshold', 'quantizer', 0, 1e6, DEFAULT_QUANTIZER.deadThreshold),
+      ...extra,
     },
   };
 }
@@ -124,4 +167,14 @@ export function totalStride(cfg: ModelConfig): number {
 /** Raw (un-entropy-coded) rate of the model in bits per pixel: Σ M·log2(K) / stride². */
 export function rawBitsPerPixel(cfg: ModelConfig): number {
   return cfg.levels.reduce((s, l) => s + (l.M * Math.log2(l.K)) / (l.stride * l.stride), 0);
+}
+
+/** Whether the model is trained and coded with a learned conditional prior (rate–distortion). */
+export function isRateModel(cfg: ModelConfig): boolean {
+  return cfg.quantizer.assign === 'entropy';
+}
+
+/** Contexts of level l's prior: K of the level above, or 1 at the top. */
+export function priorContexts(cfg: ModelConfig, l: number): number {
+  return l + 1 < cfg.levels.length ? cfg.levels[l + 1].K : 1;
 }

@@ -19,7 +19,7 @@
  * evaluate and initialiseCodebooks clean up after themselves.
  */
 import * as tf from './tf.js';
-import type { ModelConfig } from '../model/config.js';
+import { priorContexts, type ModelConfig } from '../model/config.js';
 import { allParams, buildArchitecture, tensorNames, type Architecture, type ParamSpec } from '../model/architecture.js';
 import { runGraph } from './executor.js';
 import { Quantizer, type WeightEntry } from './quantizer.js';
@@ -45,11 +45,21 @@ export type ForwardResult = {
   z: tf.Tensor4D[];
   /** Per level, bottom first: straight-through quantized features (same shape as z). */
   q: tf.Tensor4D[];
+  /** Rate models: per level (bottom first) the code length of the chosen codes in bits; else zeros. */
+  bits: number[];
+  /** Rate models: Σ over levels of the soft code length (bits, differentiable w.r.t. the encoder); else null. */
+  softBits: tf.Scalar | undefined;
+  /** Rate models: per level (bottom first) Σ ||z − c_k*||² (latent quantization error); else zeros. */
+  latentSse: number[];
+  /** Rate models: per level (bottom first) the prior's context of every slice (undefined at the top). */
+  contexts: (Int32Array | undefined)[];
 };
 
 export interface TrainStepResult {
-  /** mse + β·commit. */
+  /** mse + β·commit (+ bpp / (λ·255²) for rate models). */
   loss: number;
+  /** Rate models: bits per pixel of the batch under the prior (0 otherwise). */
+  bpp: number;
   mse: number;
   /** Commitment loss summed over levels (before β). */
   commit: number;
@@ -70,6 +80,8 @@ export interface EvaluateResult {
   perplexity: number[][];
   /** Per level, the code histogram [M·K] (codebook-major), for usage over many batches. */
   histograms: Float64Array[];
+  /** Rate models: per level (bottom first), bits of the batch's codes under the prior; else zeros. */
+  bits: number[];
 }
 
 export interface TrainStepOptions {
@@ -80,6 +92,42 @@ export interface TrainStepOptions {
    * dropped levels' upsamplers get no gradient, and the upper levels learn to carry structure.
    */
   keepLevels?: number;
+  /**
+   * Rate–distortion weight λ (rate models): loss = R + λ·D with R in bits per pixel and D the MSE on
+   * the 8-bit scale, divided by λ·255² so that it stays on the scale of the distortion-only loss
+   * (same optimizer dynamics, same minimiser). Required for rate models.
+   */
+  lambda?: number;
+}
+
+/** Range of the 8-bit scale the distortion λ refers to. */
+const PEAK = 255;
+
+/** Weight name of the rate model's distortion gain G (see DqAe.distortionGain). */
+const GAIN_NAME = 'rate.gain';
+
+/**
+ * Context of each slice of a child level [N, h, w, M] from its parent's indices [N, hp, wp, Mp]:
+ * the co-located parent index of codebook m mod Mp, position-major like the quantizer's slices.
+ */
+export function parentContext(parent: Int32Array | Uint8Array | Float32Array | ArrayLike<number>, parentShape: number[], childShape: number[]): Int32Array {
+  const [n, hp, wp, Mp] = parentShape;
+  const [, h, w, M] = childShape;
+  const ry = h / hp;
+  const rx = w / wp;
+  if (!Number.isInteger(ry) || !Number.isInteger(rx)) throw new Error(`level sizes ${w}×${h} and ${wp}×${hp} are not integer multiples`);
+  const out = new Int32Array(n * h * w * M);
+  let i = 0;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      const py = Math.floor(y / ry);
+      for (let x = 0; x < w; x++) {
+        const base = ((b * hp + py) * wp + Math.floor(x / rx)) * Mp;
+        for (let m = 0; m < M; m++) out[i++] = parent[base + (m % Mp)];
+      }
+    }
+  }
+  return out;
 }
 
 /** Initial weight scale of the image-producing layer relative to He init (see the constructor). */
@@ -130,7 +178,7 @@ export class DqAe {
     }
     this.quantizers = [];
     for (let l = 0; l < L; l++) {
-      this.quantizers.push(new Quantizer(cfg.levels[l], cfg.quantizer, { level: l, varPrefix: `${this.varPrefix}quant${l}/`, rng: rng.fork(100 + l) }));
+      this.quantizers.push(new Quantizer(cfg.levels[l], cfg.quantizer, { level: l, contexts: priorContexts(cfg, l), varPrefix: `${this.varPrefix}quant${l}/`, rng: rng.fork(100 + l) }));
     }
   }
 
@@ -175,7 +223,11 @@ export class DqAe {
    * Encode side of Algorithm 1. `beforeQuantize(l, z_l)` runs before level l is quantized (used
    * to initialise codebooks from data top-down).
    */
-  private encode(x: tf.Tensor4D, beforeQuantize?: (l: number, z: tf.Tensor4D) => void): { z: tf.Tensor4D[]; q: tf.Tensor4D[]; indices: tf.Tensor4D[]; commit: tf.Scalar[] } {
+  private encode(
+    x: tf.Tensor4D,
+    beforeQuantize?: (l: number, z: tf.Tensor4D) => void,
+    training = false,
+  ): { z: tf.Tensor4D[]; q: tf.Tensor4D[]; indices: tf.Tensor4D[]; commit: tf.Scalar[]; bits: number[]; latentSse: number[]; soft: tf.Scalar[]; contexts: (Int32Array | undefined)[] } {
     this.checkImage(x);
     const L = this.levels;
     const enc = runGraph(this.arch.encoder, this.lookup, { [tensorNames.image]: x });
@@ -183,6 +235,10 @@ export class DqAe {
     const q: tf.Tensor4D[] = new Array(L);
     const indices: tf.Tensor4D[] = new Array(L);
     const commit: tf.Scalar[] = [];
+    const bits: number[] = new Array(L).fill(0);
+    const latentSse: number[] = new Array(L).fill(0);
+    const soft: tf.Scalar[] = [];
+    const contexts: (Int32Array | undefined)[] = new Array(L).fill(undefined);
     let c: tf.Tensor4D | null = null; // c_l, produced by level l+1
     for (let l = L - 1; l >= 0; l--) {
       const g = this.arch.levels[l];
@@ -190,17 +246,22 @@ export class DqAe {
       if (c) inputs[tensorNames.c(l)] = c;
       z[l] = runGraph(g.preQuant, this.lookup, inputs)[tensorNames.z(l)];
       beforeQuantize?.(l, z[l]);
-      const r = this.quantizers[l].quantize(z[l]);
+      const quant = this.quantizers[l];
+      if (quant.prior && l + 1 < L) contexts[l] = parentContext(indices[l + 1].dataSync(), indices[l + 1].shape, [...z[l].shape.slice(0, 3), quant.M]);
+      const r = quant.quantize(z[l], { context: contexts[l], training });
       q[l] = r.q;
       indices[l] = r.indices;
       commit.push(r.commitLoss);
+      bits[l] = r.bits;
+      latentSse[l] = r.latentSse;
+      if (r.softBits) soft.push(r.softBits);
       if (g.condition) {
         const ci: Record<string, tf.Tensor4D> = { [tensorNames.q(l)]: q[l] };
         if (c) ci[tensorNames.c(l)] = c;
         c = runGraph(g.condition, this.lookup, ci)[tensorNames.c(l - 1)];
       }
     }
-    return { z, q, indices, commit };
+    return { z, q, indices, commit, bits, latentSse, soft, contexts };
   }
 
   /** Decode side: u_l = upsampler_l(q_l) for kept levels, zeros for dropped ones; decoder. */
@@ -220,12 +281,38 @@ export class DqAe {
   }
 
   /** Full forward pass (see the file comment). Tensors are the caller's to dispose. */
-  forward(x: tf.Tensor4D, opts: ForwardOptions = {}): ForwardResult {
+  forward(x: tf.Tensor4D, opts: ForwardOptions & { training?: boolean } = {}): ForwardResult {
     const keep = this.checkKeep(opts.keepLevels);
-    const { z, q, indices, commit } = this.encode(x);
+    const { z, q, indices, commit, bits, latentSse, soft, contexts } = this.encode(x, undefined, opts.training === true);
     const recon = this.decodeQ(q, keep);
     const commitLoss = (commit.length === 1 ? commit[0] : tf.addN(commit)) as tf.Scalar;
-    return { recon, commitLoss, indices, z, q };
+    const softBits = soft.length === 0 ? undefined : ((soft.length === 1 ? soft[0] : tf.addN(soft)) as tf.Scalar);
+    return { recon, commitLoss, indices, z, q, bits, latentSse, softBits, contexts };
+  }
+
+  /**
+   * Rate models: EMA of G = pixel SSE / latent SSE (images in [0, 1]), how much reconstruction
+   * error a unit of latent quantization error costs. It converts λ into the assignment
+   * temperature (see trainStep). It over-estimates the marginal cost (the decoder's own error is
+   * counted as if quantization caused it), which errs towards the nearest code, never towards
+   * collapse. 0 until the first step.
+   */
+  distortionGain = 0;
+
+  /**
+   * τ for λ: a slice's choice of code k costs bits(k) + λ·255²·G·||z − c_k||²/3 in the loss's
+   * units (bits; the /3 because D averages over the 3 channels of a pixel), so the
+   * entropy-constrained argmin is ||z − c_k||² + τ·ln2·bits(k) with τ = 3 / (ln2·λ·255²·G),
+   * times the config's rateTemperature.
+   */
+  temperatureFor(lambda: number): number {
+    if (this.distortionGain <= 0) return 0;
+    return ((this.cfg.quantizer.rateTemperature ?? 1) * 3) / (Math.LN2 * lambda * PEAK * PEAK * this.distortionGain);
+  }
+
+  /** Whether this model has a learned prior and trains with a rate term. */
+  get isRateModel(): boolean {
+    return this.quantizers.some((q) => q.prior !== null);
   }
 
   /**
@@ -261,18 +348,29 @@ export class DqAe {
   trainStep(x: tf.Tensor4D, optimizer: GradientApplier, opts: TrainStepOptions): TrainStepResult {
     if (this.quantizers.some((q) => !q.initialised)) this.initialiseCodebooks(x);
     const beta = this.cfg.quantizer.beta;
+    const rate = this.isRateModel;
+    if (rate && !(opts.lambda !== undefined && opts.lambda > 0 && Number.isFinite(opts.lambda))) throw new RangeError(`a rate model needs a positive lambda (got ${opts.lambda})`);
+    const [n, H, W] = x.shape;
+    const pixels = n * H * W;
+    if (rate) for (const q of this.quantizers) q.tau = Math.fround(this.temperatureFor(opts.lambda!));
     // Tensors the step needs after the tape (kept past variableGrads' scope, disposed below).
-    const kept: { z: tf.Tensor4D[]; indices: tf.Tensor4D[]; mse: tf.Scalar; commit: tf.Scalar }[] = [];
+    const kept: { z: tf.Tensor4D[]; indices: tf.Tensor4D[]; mse: tf.Scalar; commit: tf.Scalar; bits: number[]; latentSse: number[]; contexts: (Int32Array | undefined)[] }[] = [];
     const { value, grads } = tf.variableGrads(() => {
-      const out = this.forward(x, { keepLevels: opts.keepLevels });
+      const out = this.forward(x, { keepLevels: opts.keepLevels, training: true });
       const mse = tf.mean(tf.squaredDifference(out.recon, x)) as tf.Scalar;
       kept.push({
         z: out.z.map((t) => tf.keep(t)),
         indices: out.indices.map((t) => tf.keep(t)),
         mse: tf.keep(mse),
         commit: tf.keep(out.commitLoss),
+        bits: out.bits,
+        latentSse: out.latentSse,
+        contexts: out.contexts,
       });
-      return tf.add(mse, tf.mul(out.commitLoss, beta)) as tf.Scalar;
+      const loss = tf.add(mse, tf.mul(out.commitLoss, beta)) as tf.Scalar;
+      // R + λ·D with D = 255²·mse, divided by λ·255²: mse + bpp / (λ·255²).
+      if (!rate || !out.softBits) return loss;
+      return tf.add(loss, tf.mul(out.softBits, 1 / (pixels * opts.lambda! * PEAK * PEAK))) as tf.Scalar;
     }, this.trainableVariables);
     const k = kept[0];
     const gradNorm = tf.tidy(() => {
@@ -298,12 +396,21 @@ export class DqAe {
     const perplexity: number[][] = [];
     this.quantizers.forEach((qz, l) => {
       qz.emaUpdate(k.z[l], k.indices[l]);
+      qz.priorUpdate(k.indices[l], k.contexts[l] ?? null);
       deadResets += qz.resetDeadCodes(k.z[l]);
       perplexity.push(qz.usage(k.indices[l]));
     });
+    const mseValue = k.mse.dataSync()[0];
+    const latent = k.latentSse.reduce((a, b) => a + b, 0);
+    if (rate && latent > 0) {
+      const g = mseValue * x.size / latent;
+      const d = this.cfg.quantizer.decay;
+      this.distortionGain = Math.fround(this.distortionGain === 0 ? g : d * this.distortionGain + (1 - d) * g);
+    }
     const result: TrainStepResult = {
+      bpp: k.bits.reduce((a, b) => a + b, 0) / pixels,
       loss: value.dataSync()[0],
-      mse: k.mse.dataSync()[0],
+      mse: mseValue,
       commit: k.commit.dataSync()[0],
       perplexity,
       deadResets,
@@ -326,6 +433,7 @@ export class DqAe {
         psnr: 10 * Math.log10(1 / Math.max(mse, 1e-12)),
         perplexity: out.indices.map((idx, l) => this.quantizers[l].usage(idx)),
         histograms: out.indices.map((idx, l) => this.quantizers[l].histogram(idx)),
+        bits: out.bits,
       };
     });
     return result!;
@@ -342,6 +450,7 @@ export class DqAe {
     const out = new Map<string, WeightEntry>();
     for (const s of this.specs) out.set(s.name, { shape: [...s.shape], data: Float32Array.from(this.param(s.name).dataSync() as Float32Array) });
     for (const q of this.quantizers) for (const [n, e] of q.getState()) out.set(n, e);
+    if (this.isRateModel) out.set(GAIN_NAME, { shape: [1], data: Float32Array.of(this.distortionGain) });
     return out;
   }
 
@@ -368,6 +477,7 @@ export class DqAe {
     // Validate everything before changing anything.
     const known = new Set<string>(this.specs.map((s) => s.name));
     for (const q of this.quantizers) for (const n of Object.values(q.names)) known.add(n);
+    known.add(GAIN_NAME);
     for (const n of weights.keys()) if (!known.has(n)) throw new Error(`unexpected weight ${n} (a different architecture?)`);
     for (const q of this.quantizers) {
       const { M, K, D } = q;
@@ -382,6 +492,25 @@ export class DqAe {
       this.specs.forEach((s, i) => this.param(s.name).assign(tf.tensor(values[i], s.shape)));
     });
     for (const q of this.quantizers) q.setState(get);
+    const gain = this.isRateModel ? get(GAIN_NAME, [1]) : undefined;
+    this.distortionGain = gain ? gain[0] : 0;
+  }
+
+  /**
+   * Restore only the trainable trunk parameters (every one required, same shapes); codebooks, EMA
+   * state and priors keep their fresh values and initialise from the first batch. Quantizer state
+   * in `weights` is ignored: it may belong to another M/K/D split.
+   */
+  setTrunkWeights(weights: Map<string, WeightEntry>): void {
+    const values = this.specs.map((s) => {
+      const e = weights.get(s.name);
+      if (!e) throw new Error(`missing weight ${s.name}`);
+      if (e.data.length !== s.shape.reduce((a, b) => a * b, 1) || e.shape.some((d, i) => d !== s.shape[i])) {
+        throw new Error(`weight ${s.name} has shape [${e.shape}], expected [${s.shape}]`);
+      }
+      return e.data;
+    });
+    tf.tidy(() => this.specs.forEach((s, i) => this.param(s.name).assign(tf.tensor(values[i], s.shape))));
   }
 
   dispose(): void {

@@ -26,6 +26,7 @@
 import * as tf from './tf.js';
 import type { LevelConfig, QuantizerConfig } from '../model/config.js';
 import { Rng } from './rng.js';
+import { CodePrior } from '../rate/codePrior.js';
 
 // A type alias (not an interface) so that tf.tidy(() => quantizer.quantize(z)) type-checks.
 export type QuantizeResult = {
@@ -33,9 +34,29 @@ export type QuantizeResult = {
   indices: tf.Tensor4D;
   /** [N, h, w, M·D]: the chosen codes; gradient w.r.t. z is the identity (straight-through). */
   q: tf.Tensor4D;
-  /** mean((z − sg(q))²) over every element of z. */
+  /** mean((z − sg(q))²) over every element of z (0 for a grid level). */
   commitLoss: tf.Scalar;
+  /**
+   * Rate models only: the soft (expected) code length in bits summed over the batch,
+   * Σ_slices Σ_k q(k|z)·bits(k|context) with q = softmax(−||z − c_k||²/τ − ln2·bits(k)), the
+   * stochastic-quantization posterior (SQ-VAE). Differentiable w.r.t. z: the encoder's rate gradient.
+   */
+  softBits: tf.Scalar | undefined;
+  /** Rate models only: the hard code length Σ bits(k* | context) of the chosen codes, in bits. */
+  bits: number;
+  /** Rate models only: Σ ||z − c_k*||² over the batch (latent quantization error). */
+  latentSse: number;
 };
+
+export interface QuantizeOptions {
+  /**
+   * Context of every slice, position-major [P·M] (the co-located index of the level above); null
+   * at the top level or without a rate model.
+   */
+  context?: Int32Array | null;
+  /** Training forward pass: grid levels add uniform noise instead of rounding. */
+  training?: boolean;
+}
 
 export interface WeightEntry {
   shape: number[];
@@ -87,6 +108,8 @@ export function perplexities(hist: Float64Array, M: number, K: number): number[]
 export interface QuantizerOptions {
   /** Level index (names the exported state: `codebook${l}`, `ema${l}.N`, …). */
   level: number;
+  /** Contexts of the level's prior (K of the level above, 1 at the top); rate models only. */
+  contexts?: number;
   /** Prefix of the tfjs variable names (must be unique in the engine). */
   varPrefix: string;
   /** Seeded RNG for codebook initialisation and dead-code resets (owned by the quantizer). */
@@ -106,6 +129,16 @@ export class Quantizer {
   /** Whether the codebook was initialised from data (initFromData). */
   initialised = false;
   readonly rng: Rng;
+  /** Learned conditional prior of the codes (rate models) or null. */
+  readonly prior: CodePrior | null;
+  /** Fixed scalar grid (codebook k − ⌊K/2⌋, no EMA, noise in training). */
+  readonly grid: boolean;
+  /**
+   * τ of the entropy-constrained assignment, in latent squared distance per nat (rate models):
+   * set by the model from λ before each training step, kept in checkpoints and exported.
+   * 0 = nearest code.
+   */
+  tau = 0;
 
   constructor(
     lv: LevelConfig,
@@ -117,9 +150,12 @@ export class Quantizer {
     this.D = lv.D;
     this.level = opts.level;
     this.rng = opts.rng;
-    // Placeholder codebook before data initialisation: seeded N(0, 1).
+    this.grid = lv.grid === true;
+    this.prior = qcfg.assign === 'entropy' ? new CodePrior({ M: this.M, K: this.K, C: opts.contexts ?? 1 }) : null;
+    // Placeholder codebook before data initialisation: seeded N(0, 1); a grid is fixed.
     const init = new Float32Array(this.M * this.K * this.D);
-    for (let i = 0; i < init.length; i++) init[i] = this.rng.normal();
+    for (let i = 0; i < init.length; i++) init[i] = this.grid ? (i % this.K) - Math.floor(this.K / 2) : this.rng.normal();
+
     const p = opts.varPrefix;
     this.codebook = tf.tidy(() => tf.variable(tf.tensor3d(init, [this.M, this.K, this.D]), false, `${p}codebook`));
     this.emaN = tf.tidy(() => tf.variable(tf.ones([this.M, this.K]) as tf.Tensor2D, false, `${p}ema.N`));
@@ -127,9 +163,9 @@ export class Quantizer {
   }
 
   /** Exported names of this level's state. */
-  get names(): { codebook: string; N: string; m: string; initialised: string; rng: string } {
+  get names(): { codebook: string; N: string; m: string; initialised: string; rng: string; prior: string; tau: string } {
     const l = this.level;
-    return { codebook: `codebook${l}`, N: `ema${l}.N`, m: `ema${l}.m`, initialised: `quant${l}.initialised`, rng: `quant${l}.rng` };
+    return { codebook: `codebook${l}`, N: `ema${l}.N`, m: `ema${l}.m`, initialised: `quant${l}.initialised`, rng: `quant${l}.rng`, prior: `prior${l}.counts`, tau: `quant${l}.tau` };
   }
 
   private checkZ(z: tf.Tensor4D): number {
@@ -142,17 +178,63 @@ export class Quantizer {
    * Nearest codes without gradients: indices int32 [N,h,w,M] and codes [N,h,w,M·D].
    * Safe to call under a gradient tape (nothing is recorded).
    */
-  nearest(z: tf.Tensor4D): { indices: tf.Tensor4D; codes: tf.Tensor4D } {
+  nearest(z: tf.Tensor4D, bias?: tf.Tensor2D): { indices: tf.Tensor4D; codes: tf.Tensor4D; scores: tf.Tensor2D } {
     const P = this.checkZ(z);
     const [n, h, w] = z.shape;
     const { M, K, D } = this;
-    const [indices, codes] = untaped(() => {
+    const [indices, codes, scores] = untaped(() => {
       const zRow = tf.reshape(z, [1, 1, P, M * D]) as tf.Tensor4D;
-      const scores = tf.add(tf.conv2d(zRow, this.scoreKernel(), 1, 'valid'), this.codeNorms()); // [1,1,P,M·K]
-      const idxPM = tf.argMin(tf.reshape(scores, [P, M, K]), 2) as tf.Tensor2D; // [P,M], ties → lowest k
-      return [tf.reshape(idxPM, [n, h, w, M]) as tf.Tensor4D, this.lookupFlat(idxPM, [n, h, w])];
+      const scores = tf.reshape(tf.add(tf.conv2d(zRow, this.scoreKernel(), 1, 'valid'), this.codeNorms()), [P, M, K]); // ||c||² − 2z·c
+      // Entropy-constrained assignment adds τ·ln2·bits(k | context) (bias [P·M, K]).
+      const cost = bias ? tf.add(scores, tf.reshape(bias, [P, M, K])) : scores;
+      const idxPM = tf.argMin(cost, 2) as tf.Tensor2D; // [P,M], ties → lowest k
+      return [tf.reshape(idxPM, [n, h, w, M]) as tf.Tensor4D, this.lookupFlat(idxPM, [n, h, w]), tf.reshape(scores, [P * M, K])];
     });
-    return { indices: indices as tf.Tensor4D, codes: codes as tf.Tensor4D };
+    return { indices: indices as tf.Tensor4D, codes: codes as tf.Tensor4D, scores: scores as tf.Tensor2D };
+  }
+
+  /**
+   * The soft code length R = Σ_slices Σ_k q_k·b_k with q = softmax(−S/τ − ln2·b) (S the scores
+   * ||c_k||² − 2 z·c_k, b the bits [P·M, K]), with its gradient w.r.t. z written by hand:
+   * dR/dS_k = −q_k·(b_k − R̄)/τ per slice (R̄ = Σ q b), then dR/dz = that times −2C, the transposed
+   * 1×1 conv. The scores are reused from the assignment (no second pass), and the backward pass is
+   * one forward conv in XNNPACK (tfjs-wasm's Conv2DBackpropInput is a slow single-threaded loop).
+   * The codebook gets no gradient: it is learned by EMA.
+   */
+  private softBits(z: tf.Tensor4D, scores: tf.Tensor2D, bits: tf.Tensor2D): tf.Scalar {
+    const P = this.checkZ(z);
+    const { M, K } = this;
+    const tau = this.tau;
+    // Tensors the gradient needs go through save(): the forward runs inside the tape's tidy,
+    // which disposes anything a closure would capture.
+    const f = tf.customGrad((input, save) => {
+      const zz = input as tf.Tensor;
+      const q = tf.softmax(tf.sub(tf.mul(scores, -1 / tau), tf.mul(bits, Math.LN2)));
+      const perSlice = tf.sum(tf.mul(q, bits), 1, true); // R̄ [P·M, 1]
+      const dS = tf.mul(tf.mul(q, tf.sub(bits, perSlice)), -1 / tau);
+      (save as tf.GradSaveFunc)([dS, tf.transpose(this.scoreKernel(), [0, 1, 3, 2])]);
+      return {
+        value: tf.sum(perSlice),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          tf.reshape(tf.conv2d(tf.reshape(tf.mul(saved[0], dy), [1, 1, P, M * K]) as tf.Tensor4D, saved[1] as tf.Tensor4D, 1, 'valid'), zz.shape),
+        ],
+      };
+    });
+    return f(z) as tf.Scalar;
+  }
+
+  /**
+   * Code lengths of every code for every slice [P·M, K] under the prior (bits from its integer
+   * frequency table, what the entropy coder will charge), plus the host copy of the table.
+   */
+  private slicesBits(P: number, context: Int32Array | null): { rows: tf.Tensor2D; table: Float32Array } {
+    const prior = this.prior!;
+    const { M, K } = this;
+    const table = prior.bitsTable();
+    const rowIdx = new Int32Array(P * M);
+    for (let i = 0; i < rowIdx.length; i++) rowIdx[i] = (i % M) * prior.C + (context ? context[i] : 0);
+    const rows = tf.tidy(() => tf.gather(tf.tensor2d(table, [M * prior.C, K]), tf.tensor1d(rowIdx, 'int32')) as tf.Tensor2D);
+    return { rows, table };
   }
 
   /** −2·C as a block-diagonal 1×1 conv kernel [1, 1, M·D, M·K] (−2C is exact in floating point). */
@@ -191,18 +273,62 @@ export class Quantizer {
     return codes as tf.Tensor4D;
   }
 
-  /** Quantize z [N,h,w,M·D]: indices, straight-through q and the commitment loss. */
-  quantize(z: tf.Tensor4D): QuantizeResult {
-    const { indices, codes } = this.nearest(z);
-    // Straight-through: forward value = codes, dL/dz = dL/dq.
+  /**
+   * Quantize z [N,h,w,M·D]: indices, straight-through q, the commitment loss and, for rate
+   * models, the code lengths (entropy-constrained assignment under the prior and `context`).
+   */
+  quantize(z: tf.Tensor4D, opts: QuantizeOptions = {}): QuantizeResult {
+    const P = this.checkZ(z);
+    const context = opts.context ?? null;
+    if (context && context.length !== P * this.M) throw new Error(`quantizer level ${this.level}: context has ${context.length} entries, expected ${P * this.M}`);
+    let bitsRows: tf.Tensor2D | null = null;
+    let table: Float32Array | null = null;
+    let bias: tf.Tensor2D | undefined;
+    if (this.prior) {
+      ({ rows: bitsRows, table } = this.slicesBits(P, context));
+      if (this.tau > 0) bias = untaped(() => [tf.mul(bitsRows!, this.tau * Math.LN2)])[0] as tf.Tensor2D;
+    }
+    const { indices, codes, scores } = this.nearest(z, bias);
+    bias?.dispose();
+    const latentSse = this.prior ? untaped(() => [tf.sum(tf.squaredDifference(z, codes))])[0] : null;
+    // Straight-through: forward value = codes, dL/dz = dL/dq. A grid in training adds noise instead.
+    const forward = this.grid && opts.training ? this.noisy(z) : null;
     const st = tf.customGrad((_z) => ({
-      value: tf.clone(codes),
+      value: forward ? tf.add(_z as tf.Tensor, forward) : tf.clone(codes),
       gradFunc: (dy: tf.Tensor) => [dy],
     }));
     const q = st(z) as tf.Tensor4D;
-    // `codes` has no gradient path to z, so this is mean((z − sg(q))²).
-    const commitLoss = tf.mean(tf.squaredDifference(z, codes)) as tf.Scalar;
-    return { indices, q, commitLoss };
+    forward?.dispose();
+    // `codes` has no gradient path to z, so this is mean((z − sg(q))²). A grid needs none.
+    const commitLoss = (this.grid ? tf.scalar(0) : tf.mean(tf.squaredDifference(z, codes))) as tf.Scalar;
+    if (!this.prior || !bitsRows || !table || !latentSse) {
+      scores.dispose();
+      return { indices, q, commitLoss, softBits: undefined, bits: 0, latentSse: 0 };
+    }
+    const sse = latentSse.dataSync()[0];
+    latentSse.dispose();
+
+    const idx = indices.dataSync();
+    let bits = 0;
+    for (let i = 0; i < idx.length; i++) bits += table[((i % this.M) * this.prior.C + (context ? context[i] : 0)) * this.K + idx[i]];
+    // Soft rate only once τ is known (the first steps of a run assign nearest codes).
+    const softBits = this.tau > 0 ? this.softBits(z, scores, bitsRows) : undefined;
+    bitsRows.dispose();
+    scores.dispose();
+    return { indices, q, commitLoss, softBits, bits, latentSse: sse };
+  }
+
+  /** Uniform noise in [−Δ/2, Δ/2) of z's shape, from the quantizer's seeded RNG (resumes exactly). */
+  private noisy(z: tf.Tensor4D): tf.Tensor4D {
+    const u = new Float32Array(z.size);
+    const step = this.gridStep();
+    for (let i = 0; i < u.length; i++) u[i] = (this.rng.next() - 0.5) * step;
+    return tf.tensor4d(u, z.shape);
+  }
+
+  /** Fold a batch's chosen codes into the prior (after the gradient step, like emaUpdate). */
+  priorUpdate(indices: tf.Tensor4D, context: Int32Array | null): void {
+    this.prior?.update(indices.dataSync(), context);
   }
 
   /**
@@ -212,6 +338,7 @@ export class Quantizer {
    * m = C and the initialised flag.
    */
   initFromData(z: tf.Tensor4D): void {
+    if (this.grid) return this.initGrid(z);
     const P = this.checkZ(z);
     const { M, K, D } = this;
     const rows = new Int32Array(M * K);
@@ -242,11 +369,42 @@ export class Quantizer {
   }
 
   /**
+   * A grid's step Δ is fixed once from data, Δ = std(z)/2 (so K = 32 codes span ±8σ), and the
+   * codebook becomes (k − ⌊K/2⌋)·Δ: a uniform scalar quantizer that a trained trunk can use from
+   * the first step (a step of 1 would round a small-valued trunk's latents all to 0).
+   */
+  private initGrid(z: tf.Tensor4D): void {
+    const v = z.dataSync() as Float32Array;
+    let s = 0;
+    let s2 = 0;
+    for (let i = 0; i < v.length; i++) {
+      s += v[i];
+      s2 += v[i] * v[i];
+    }
+    const mean = s / v.length;
+    const step = Math.fround(Math.max(Math.sqrt(Math.max(s2 / v.length - mean * mean, 0)) / 2, 1e-6));
+    const c = new Float32Array(this.M * this.K);
+    for (let i = 0; i < c.length; i++) c[i] = ((i % this.K) - Math.floor(this.K / 2)) * step;
+    tf.tidy(() => {
+      this.codebook.assign(tf.tensor3d(c, [this.M, this.K, 1]));
+      this.emaM.assign(tf.tensor3d(c, [this.M, this.K, 1]));
+    });
+    this.initialised = true;
+  }
+
+  /** Step of a grid level's codebook. */
+  private gridStep(): number {
+    const c = this.codebook.dataSync();
+    return c[1] - c[0];
+  }
+
+  /**
    * EMA codebook update (call after the gradient step, outside the tape), with γ = decay:
    *   N ← γN + (1−γ)n,  m ← γm + (1−γ)Σz,  N̂ = (N+ε)/(ΣN + Kε)·ΣN,  C = m/N̂,
    * where n[m,k] counts the batch's slices assigned to code k and Σz sums them.
    */
   emaUpdate(z: tf.Tensor4D, indices: tf.Tensor4D): void {
+    if (this.grid) return;
     const P = this.checkZ(z);
     const { M, K, D } = this;
     const g = this.qcfg.decay;
@@ -298,6 +456,7 @@ export class Quantizer {
    * while the batch has enough), and N = 1, m = that vector. Returns how many codes were reset.
    */
   resetDeadCodes(z: tf.Tensor4D): number {
+    if (this.grid) return 0;
     const P = this.checkZ(z);
     const { M, K, D } = this;
     const thr = this.qcfg.deadThreshold;
@@ -361,6 +520,12 @@ export class Quantizer {
       [n.initialised, { shape: [1], data: Float32Array.of(this.initialised ? 1 : 0) }],
       // A uint32 as two exact 16-bit halves.
       [n.rng, { shape: [2], data: Float32Array.of(s >>> 16, s & 0xffff) }],
+      ...(this.prior
+        ? ([
+            [n.prior, { shape: [this.prior.M, this.prior.C, this.prior.K], data: this.prior.getState() }],
+            [n.tau, { shape: [1], data: Float32Array.of(this.tau) }],
+          ] as [string, WeightEntry][])
+        : []),
     ]);
   }
 
@@ -385,6 +550,13 @@ export class Quantizer {
     this.initialised = flag ? flag[0] !== 0 : true;
     const r = get(n.rng, [2]);
     if (r) this.rng.state = ((r[0] << 16) | r[1]) >>> 0;
+    if (this.prior) {
+      // Missing (a distortion-only warm start): the prior starts empty, τ from the first batch.
+      const counts = get(n.prior, [this.prior.M, this.prior.C, this.prior.K]);
+      if (counts) this.prior.setState(counts);
+      const tau = get(n.tau, [1]);
+      if (tau) this.tau = tau[0];
+    }
   }
 
   dispose(): void {

@@ -52,6 +52,14 @@ export interface TrainOptions {
    * optimizer at step 0: fine-tuning with another recipe or data. Exclusive with resume.
    */
   initFrom?: string;
+  /**
+   * With initFrom: take only the trunk (encoder, decoder, projections) from the checkpoint; the
+   * codebooks start from data and the prior empty. Lets a rate model (another quantizer config:
+   * assign, M/K/D with the same M·D) start from a distortion-only checkpoint.
+   */
+  initTrunkOnly?: boolean;
+  /** Rate–distortion weight λ (rate models: loss = bpp + λ·MSE on the 8-bit scale). */
+  lambda?: number;
   backend: BackendPreference;
   onEvent?: (e: TrainEvent) => void;
 }
@@ -59,6 +67,8 @@ export interface TrainOptions {
 export interface StepReport {
   step: number;
   loss: number;
+  /** Rate models: bits per pixel of the batch under the learned prior (0 otherwise). */
+  bpp: number;
   mse: number;
   commit: number;
   /** Per level (bottom first), per codebook perplexity over the batch. */
@@ -73,6 +83,8 @@ export interface ValidationReport {
   step: number;
   mse: number;
   psnr: number;
+  /** Rate models: bits per pixel the prior predicts for the validation crops (0 otherwise). */
+  bpp: number;
   perplexity: number[][];
   gridPath: string;
 }
@@ -110,12 +122,26 @@ function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Same weights layout: equal but for how codes are assigned (a distortion-only checkpoint can start a rate model). */
+function sameWeightsLayout(a: ModelConfig, b: ModelConfig): boolean {
+  const strip = (c: ModelConfig): ModelConfig => ({ ...c, name: '', quantizer: { ...c.quantizer, assign: undefined, rateTemperature: undefined } });
+  return sameConfig(strip(a), strip(b));
+}
+
+/** Same trunk: everything but the quantizer settings and the levels' M/K/D split of M·D. */
+function sameTrunk(a: ModelConfig, b: ModelConfig): boolean {
+  const trunk = (c: ModelConfig): string =>
+    JSON.stringify({ levels: c.levels.map((l) => ({ stride: l.stride, MD: l.M * l.D })), channels: c.channels, resBlocks: c.resBlocks, resHidden: c.resHidden });
+  return trunk(a) === trunk(b);
+}
+
 /** Validation over fixed crops, in chunks to bound memory. */
-function validate(model: DqAe, crops: Float32Array, n: number, size: number): { mse: number; perplexity: number[][]; recon: Float32Array } {
+function validate(model: DqAe, crops: Float32Array, n: number, size: number): { mse: number; bpp: number; perplexity: number[][]; recon: Float32Array } {
   const chunk = 8;
   const per = size * size * 3;
   const recon = new Float32Array(crops.length);
   let sq = 0;
+  let bits = 0;
   const hist = model.cfg.levels.map((lv) => new Float64Array(lv.M * lv.K));
   for (let i = 0; i < n; i += chunk) {
     const m = Math.min(chunk, n - i);
@@ -124,11 +150,12 @@ function validate(model: DqAe, crops: Float32Array, n: number, size: number): { 
     x.dispose();
     recon.set(r.recon, i * per);
     sq += r.mse * m;
+    bits += r.bits.reduce((a, b) => a + b, 0);
     r.histograms.forEach((h, l) => h.forEach((v, i) => (hist[l][i] += v)));
   }
   // Perplexity of each codebook over the whole validation set.
   const perplexity = hist.map((h, l) => perplexities(h, model.cfg.levels[l].M, model.cfg.levels[l].K));
-  return { mse: sq / n, perplexity, recon };
+  return { mse: sq / n, bpp: bits / (n * size * size), perplexity, recon };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -160,10 +187,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer.setState(ck.optimizer);
     sampler.restore(ck.rngState as ReturnType<CropSampler['state']>);
     step = ck.step;
+  } else if (opts.initFrom && opts.initTrunkOnly) {
+    const ck = await loadCheckpoint(opts.initFrom);
+    if (!sameTrunk(ck.config as ModelConfig, opts.config)) {
+      throw new CheckpointError(`checkpoint ${opts.initFrom} has a different trunk (strides, M·D, channels, blocks); --init-trunk needs the same`);
+    }
+    model = DqAe.create(opts.config, opts.seed);
+    model.setTrunkWeights(ck.weights);
   } else if (opts.initFrom) {
     const ck = await loadCheckpoint(opts.initFrom);
-    if (!sameConfig(ck.config as ModelConfig, opts.config)) {
-      throw new CheckpointError(`checkpoint ${opts.initFrom} was trained with a different config; --init needs the same --config`);
+    if (!sameWeightsLayout(ck.config as ModelConfig, opts.config)) {
+      throw new CheckpointError(`checkpoint ${opts.initFrom} was trained with a different config; --init needs the same --config (or --init-trunk)`);
     }
     model = DqAe.create(opts.config, opts.seed);
     model.setWeights(ck.weights);
@@ -197,7 +231,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return out;
     };
     await writeReconstructionGrid(gridPath, pick(valCrops), pick(v.recon), shown, opts.cropSize, opts.cropSize);
-    const report: ValidationReport = { step, mse: v.mse, psnr, perplexity: v.perplexity, gridPath };
+    const report: ValidationReport = { step, mse: v.mse, psnr, bpp: v.bpp, perplexity: v.perplexity, gridPath };
     validations.push(report);
     log.write({ type: 'validation', ...report });
     emit({ kind: 'validation', report });
@@ -210,7 +244,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       weights: model.getWeights(),
       optimizer: await optimizer.getState(),
       rngState: sampler.state(),
-      meta: { backend: backend.name, seed: opts.seed, batchSize: opts.batchSize, cropSize: opts.cropSize, learningRate: opts.learningRate, lrSchedule: schedule.schedule, lrFinal: opts.lrFinal ?? null, warmupSteps: opts.warmupSteps ?? 0, previewDropout: opts.previewDropout ?? 0, initFrom: opts.initFrom ?? null },
+      meta: { backend: backend.name, seed: opts.seed, batchSize: opts.batchSize, cropSize: opts.cropSize, learningRate: opts.learningRate, lrSchedule: schedule.schedule, lrFinal: opts.lrFinal ?? null, warmupSteps: opts.warmupSteps ?? 0, previewDropout: opts.previewDropout ?? 0, initFrom: opts.initFrom ?? null, initTrunkOnly: opts.initTrunkOnly ?? false, lambda: opts.lambda ?? null },
     });
     emit({ kind: 'checkpoint', step, dir: ckDir });
   };
@@ -223,7 +257,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const x = tf.tensor4d(sampler.nextBatch(opts.batchSize), [opts.batchSize, opts.cropSize, opts.cropSize, 3]);
       optimizer.learningRate = learningRateAt(schedule, step);
-      const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm, keepLevels: previewLevels(opts, step) });
+      const s = model.trainStep(x, optimizer, { clipNorm: opts.clipNorm, keepLevels: previewLevels(opts, step), lambda: opts.lambda });
       x.dispose();
       step++;
       const report: StepReport = { step, ...s, lr: optimizer.learningRate, msPerStep: performance.now() - t0 };
