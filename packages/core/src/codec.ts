@@ -39,6 +39,8 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** The model's entropy tables (manifest.entropy); omit only for files written without tables. */
   tables?: ModelTables;
+  /** A rate model's learned prior (manifest.prior): used for 'conditional' files when given. */
+  prior?: PriorTables;
   /** When given, a file from another model fails with DqcError('MODEL_MISMATCH'). */
   expectedFingerprint?: string;
   /** Decode only the top N levels (progressive preview); `bytes` then need only reach the end of stream N. */
@@ -95,10 +97,11 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
     );
   }
   const specs = header.levels.map(({ M, K }) => ({ M, K }));
-  if ((header.method === 'conditional') !== isPriorTables(options.tables)) {
+  const tables = header.method === 'conditional' && options.prior ? options.prior : options.tables;
+  if ((header.method === 'conditional') !== isPriorTables(tables)) {
     throw new DqcError('MODEL_MISMATCH', header.method === 'conditional' ? 'file was coded with a learned prior, but the tables supplied are not one (check the model manifest)' : 'file was coded without a learned prior, but the model has one (check the model manifest)');
   }
-  const coder = levelCoder(specs, options.tables);
+  const coder = levelCoder(specs, tables);
   if (coder.crc !== header.tablesCrc) {
     throw new DqcError('MODEL_MISMATCH', 'file was entropy-coded with different tables than the ones supplied (check the model manifest)');
   }
@@ -121,6 +124,31 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
   }
   const alpha = alphaPayload ? decodeAlphaPlane(alphaPayload, header.width, header.height) : null;
   return { header, levels, alpha };
+}
+
+/**
+ * The statistics a model manifest carries: `entropy`, what encoding uses by default, and for a
+ * rate model its learned `prior` (the 'conditional' method). A rate model whose `entropy` holds
+ * 'context' tables fitted to its codes (dqcodec fit-entropy) codes with those by default and
+ * still reads 'conditional' files through `prior`.
+ */
+export interface ModelStatistics {
+  entropy?: ModelTables;
+  prior?: PriorTables;
+}
+
+/** The tables and method to encode with: `method` if given (checked), else the model's default. */
+export function encodingTables(stats: ModelStatistics, method?: EntropyMethod): { tables: ModelTables | undefined; method: EntropyMethod } {
+  const prior = stats.prior ?? (isPriorTables(stats.entropy) ? stats.entropy : undefined);
+  if (method === undefined) return isPriorTables(stats.entropy) || (stats.entropy === undefined && prior) ? { tables: prior, method: 'conditional' } : { tables: stats.entropy, method: 'context' };
+  if (method === 'conditional') {
+    if (!prior) throw new DqcError('BAD_TABLES', "the 'conditional' method needs a rate model (a learned prior in its manifest)");
+    return { tables: prior, method };
+  }
+  if (isPriorTables(stats.entropy)) {
+    throw new DqcError('BAD_TABLES', `this rate model has no tables for the '${method}' method (dqcodec fit-entropy fits them); its own method is 'conditional'`);
+  }
+  return { tables: stats.entropy, method };
 }
 
 /** Codes levels with either kind of tables; `parent` is the level above (used by a prior only). */

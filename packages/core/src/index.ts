@@ -26,7 +26,7 @@ export type { EntropyMethod } from './entropy/model.js';
 export type { EntropyLevelTables, EntropyTables } from './entropy/tables.js';
 export { encodeLevel, decodeLevel, parseEntropyTables } from './entropy/level.js';
 export { buildEntropyTables, type BuildTablesOptions } from './entropy/train.js';
-export { encodeIndices, decodeIndices, type DecodeOptions, type DecodedIndices, type EncodeOptions, type ImageMeta, type ModelTables } from './codec.js';
+export { encodeIndices, decodeIndices, type DecodeOptions, type DecodedIndices, type EncodeOptions, type ImageMeta, type ModelTables, encodingTables, type ModelStatistics } from './codec.js';
 export {
   compilePriorTables,
   decodePriorLevel,

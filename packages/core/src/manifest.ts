@@ -5,7 +5,7 @@
 import { MAX_LEVELS, MAX_M, type ContainerLimits, type DqcHeader } from './container.js';
 import { DqcError, isDqcError } from './errors.js';
 import { compileTables } from './entropy/tables.js';
-import { compilePriorTables, isPriorTables } from './entropy/prior.js';
+import { compilePriorTables, isPriorTables, type PriorTables } from './entropy/prior.js';
 import type { ModelTables } from './codec.js';
 import type { LevelSpec } from './entropy/types.js';
 
@@ -60,6 +60,8 @@ export interface Manifest {
    * rate model's learned prior ('conditional' method, format "dqc-prior").
    */
   entropy?: ModelTables;
+  /** A rate model's learned prior (the 'conditional' method), levels TOP first; see docs/format.md §6.7. */
+  prior?: PriorTables;
 }
 
 function fail(field: string, msg: string): DqcError {
@@ -108,23 +110,23 @@ function parseLevels(raw: unknown): ManifestLevel[] {
   return levels;
 }
 
-function parseEntropy(raw: unknown, levels: ManifestLevel[]): ModelTables {
+function parseEntropy(raw: unknown, levels: ManifestLevel[], field = 'entropy'): ModelTables {
   try {
     if (isPriorTables(raw)) compilePriorTables(raw);
     else compileTables(raw);
   } catch (e) {
-    if (isDqcError(e, 'BAD_TABLES')) throw new DqcError('BAD_MANIFEST', `manifest.json: field entropy: ${e.message}`);
+    if (isDqcError(e, 'BAD_TABLES')) throw new DqcError('BAD_MANIFEST', `manifest.json: field ${field}: ${e.message}`);
     throw e;
   }
   const tables = raw as ModelTables;
   const top = levelSpecsTopFirst({ levels });
   if (tables.levelsTopFirst.length !== top.length) {
-    throw fail('entropy.levelsTopFirst', `must have ${top.length} levels like "levels" (got ${tables.levelsTopFirst.length})`);
+    throw fail(`${field}.levelsTopFirst`, `must have ${top.length} levels like "levels" (got ${tables.levelsTopFirst.length})`);
   }
   tables.levelsTopFirst.forEach((t, i) => {
     const src = `levels[${levels.length - 1 - i}]`;
     for (const key of ['M', 'K'] as const) {
-      if (t[key] !== top[i][key]) throw fail(`entropy.levelsTopFirst[${i}].${key}`, `must equal ${src}.${key} = ${top[i][key]} (got ${t[key]})`);
+      if (t[key] !== top[i][key]) throw fail(`${field}.levelsTopFirst[${i}].${key}`, `must equal ${src}.${key} = ${top[i][key]} (got ${t[key]})`);
     }
   });
   return tables;
@@ -178,6 +180,12 @@ export function parseManifest(json: unknown): Manifest {
   };
   if (o.entropy === undefined) delete manifest.entropy;
   else manifest.entropy = parseEntropy(o.entropy, levels);
+  if (o.prior === undefined) delete manifest.prior;
+  else {
+    const prior = parseEntropy(o.prior, levels, 'prior');
+    if (!isPriorTables(prior)) throw fail('prior.format', 'must be "dqc-prior"');
+    manifest.prior = prior;
+  }
   return manifest;
 }
 

@@ -570,7 +570,7 @@ export class LocalDecoder implements WebDecoder {
     const tA = now();
     // A file may hold only its model's top levels (the low-rate operating point).
     const n = Math.min(requested, header.levels.length);
-    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: final && n === header.levels.length, limits: this.limits });
+    const decoded = decodeIndices(bytes, { tables: m.entropy, prior: m.prior, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: final && n === header.levels.length, limits: this.limits });
     const tB = now();
     const { width, height, paddedWidth, paddedHeight } = header;
     const channels = header.channels as 1 | 2 | 3 | 4;

@@ -12,6 +12,7 @@ import {
   decodeIndices,
   DqcError,
   encodeIndices,
+  encodingTables,
   isDqcError,
   checkHeaderFitsModel,
   copyReconstruction,
@@ -73,7 +74,7 @@ export interface DqCodecOptions {
 export interface EncodeOptions {
   /** Composite alpha onto a background (CSS colour; `true` = white) instead of storing it losslessly. */
   flatten?: boolean | string;
-  /** Entropy coding method (default 'context'). */
+  /** Entropy coding method (default: the model's, see encodingTables in @dqcodec/core). */
   method?: EntropyMethod;
   /** Encode damaged images (truncated, corrupt data) with a note instead of refusing them (default false). */
   allowCorrupt?: boolean;
@@ -335,11 +336,12 @@ export class DqCodec {
     if (!Number.isInteger(keep) || keep < 1 || keep > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${keep})`);
     const tok = await this.tokensOf(img);
     const t2 = performance.now();
+    const { tables, method } = encodingTables(this.manifest, opts.method);
     const bytes = encodeIndices(
       tok.levels.slice(0, keep),
       { fingerprint: this.manifest.fingerprint, width: tok.width, height: tok.height, channels: tok.channels, paddedWidth: tok.paddedWidth, paddedHeight: tok.paddedHeight },
-      this.manifest.entropy,
-      { method: opts.method, limits: this.limits, alpha: tok.alpha ?? undefined },
+      tables,
+      { method, limits: this.limits, alpha: tok.alpha ?? undefined },
     );
     const t3 = performance.now();
     return {
@@ -391,7 +393,7 @@ export class DqCodec {
     const header = this.readHeader(bytes);
     // A file holding only its model's top levels (a low-rate operating point) decodes like a preview.
     const n = Math.min(requested, header.levels.length);
-    const decoded = decodeIndices(bytes, { tables: m.entropy, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.limits });
+    const decoded = decodeIndices(bytes, { tables: m.entropy, prior: m.prior, expectedFingerprint: m.fingerprint, maxLevels: n, alpha: true, limits: this.limits });
     const t1 = performance.now();
     const { width, height, paddedWidth, paddedHeight } = header;
     const channels = header.channels as 1 | 2 | 3 | 4;

@@ -72,11 +72,6 @@ function meanBits(samples: LevelIndices[][], level: number, tables: EntropyTable
 
 export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitEntropyOptions = {}): Promise<FitEntropyResult> {
   const codec = await DqCodec.load(modelDir, opts);
-  if (isPriorTables(codec.manifest.entropy)) {
-    await codec.close();
-    // Its codes were assigned under that prior: replacing it would both cost rate and break the match.
-    throw new FileError(`${modelDir} is a rate model: its entropy model (a learned prior) was trained with it and is not refitted`);
-  }
   const files = spread(await listImages(imagesDir), opts.maxImages ?? 200);
   if (files.length === 0) throw new FileError(`${imagesDir}: no images found (looked for ${INPUT_EXTENSIONS.join(', ')})`);
   const samples: LevelIndices[][] = [];
@@ -102,9 +97,12 @@ export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitE
   const manifestPath = join(codec.modelDir, 'manifest.json');
   const raw = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
   if (raw.fingerprint !== codec.manifest.fingerprint) throw new FileError(`${manifestPath} changed while fitting; run again`);
+  // A rate model keeps its learned prior (the 'conditional' method, still readable) beside the
+  // fitted tables, which become its default method.
+  if (isPriorTables(raw.entropy) && raw.prior === undefined) raw.prior = raw.entropy;
   raw.entropy = tables;
   parseManifest(raw); // never write a manifest the decoder would refuse
   await writeFileAtomic(manifestPath, `${JSON.stringify(raw, null, 2)}\n`);
-  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: meanBits(samples, l, codec.manifest.entropy as EntropyTables | undefined), bitsAfter: meanBits(samples, l, tables) }));
+  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: isPriorTables(codec.manifest.entropy) ? Number.NaN : meanBits(samples, l, codec.manifest.entropy), bitsAfter: meanBits(samples, l, tables) }));
   return { manifestPath, images: samples.length, skipped, levels, tables };
 }

@@ -7,7 +7,7 @@
  * is written atomically, the sidecar last, so a sidecar never names an array that is not there.
  */
 import { basename, dirname, join } from 'node:path';
-import { checkTokensForModel, DqcError, encodeIndices, isPriorTables, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
+import { checkTokensForModel, DqcError, encodeIndices, encodingTables, isPriorTables, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
 import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions } from './codec.js';
 import { checkNotSameFile, humanBytes, readInputFile, writeFileAtomic } from './files.js';
 import { maxNpyBytes, maxTokenJsonBytes, TOKEN_JSON_BYTES_PER_INDEX } from './inputs.js';
@@ -102,7 +102,8 @@ export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOpti
   }
   const meta = { fingerprint: set.model.fingerprint, width, height, channels: channels <= 2 ? 1 : 3, paddedWidth, paddedHeight };
   // 'static' is the cheapest method for an in-memory round trip; a learned prior has one method.
-  const bytes = encodeIndices(set.levels, meta, codec.manifest.entropy, { method: isPriorTables(codec.manifest.entropy) ? 'conditional' : 'static' });
+  const { tables, method } = encodingTables(codec.manifest, isPriorTables(codec.manifest.entropy) ? 'conditional' : 'static');
+  const bytes = encodeIndices(set.levels, meta, tables, { method });
   const { header: _header, ...image } = await codec.decode(bytes, { levels: opts.levels });
   return image;
 }

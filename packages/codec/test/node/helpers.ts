@@ -21,6 +21,9 @@ export const SMALL_CONFIG: ModelConfig = parseModelConfig({
   resHidden: 8,
 });
 
+/** SMALL_CONFIG as a rate model: entropy-constrained assignment and a learned prior ('conditional'). */
+export const SMALL_RATE_CONFIG: ModelConfig = parseModelConfig({ ...SMALL_CONFIG, name: 'test-small-rate', quantizer: { assign: 'entropy' } });
+
 export function tmp(prefix = 'dq-node-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

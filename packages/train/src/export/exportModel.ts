@@ -72,8 +72,12 @@ export interface ExportManifest {
   fingerprint: string;
   /** File sizes in bytes. */
   sizes: { encoder: number; quantizer: number; decoder: number };
-  /** Rate models: the learned prior ('conditional' entropy method), levels top first. */
+  /**
+   * Rate models: the learned prior ('conditional' entropy method), levels top first, as `prior`
+   * and, until `dqcodec fit-entropy` replaces it with 'context' tables, as `entropy`.
+   */
   entropy?: PriorTables;
+  prior?: PriorTables;
 }
 
 export interface ExportResult {
@@ -302,7 +306,7 @@ export function buildExport(arch: Architecture, weights: Weights): ExportedGraph
     fingerprint: graphsFingerprint(graphs),
     sizes: { encoder: enc.bytes.length, quantizer: qua.bytes.length, decoder: dec.bytes.length },
   };
-  if (priors) manifest.entropy = priorTables(cfg, priors);
+  if (priors) manifest.entropy = manifest.prior = priorTables(cfg, priors);
   return { graphs, manifest };
 }
 

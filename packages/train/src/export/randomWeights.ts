@@ -4,7 +4,7 @@
  * N(0, gain²/fanIn), biases N(0, 0.01²), codebook entries N(0, codebookStd²). Pure TypeScript.
  */
 import { allParams, buildArchitecture, codebookSpec } from '../model/architecture.js';
-import type { ModelConfig } from '../model/config.js';
+import { isRateModel, priorContexts, type ModelConfig } from '../model/config.js';
 import type { Weights } from './onnxGraph.js';
 
 /** mulberry32 + Box–Muller: a small, fast, seeded normal generator. */
@@ -37,6 +37,8 @@ export interface RandomWeightOptions {
   gain?: number;
   /** Std of codebook entries (default 1). */
   codebookStd?: number;
+  /** Rate models: τ of the entropy-constrained assignment (default 0.5). */
+  tau?: number;
 }
 
 export function randomWeights(cfg: ModelConfig, seed = 1, opts: RandomWeightOptions = {}): Weights {
@@ -57,5 +59,16 @@ export function randomWeights(cfg: ModelConfig, seed = 1, opts: RandomWeightOpti
     for (let i = 0; i < data.length; i++) data[i] = normal() * codebookStd;
     weights.set(spec.name, { shape: [...spec.shape], data });
   });
+  // A rate model's prior: skewed random counts (a few codes per context get most of the mass,
+  // like a trained prior) and τ, so the assignment and the 'conditional' coder both have work.
+  if (isRateModel(cfg)) {
+    cfg.levels.forEach((lv, l) => {
+      const C = priorContexts(cfg, l);
+      const counts = new Float32Array(lv.M * C * lv.K);
+      for (let i = 0; i < counts.length; i++) counts[i] = Math.exp(2 * normal());
+      weights.set(`prior${l}.counts`, { shape: [lv.M, C, lv.K], data: counts });
+      weights.set(`quant${l}.tau`, { shape: [1], data: Float32Array.of(opts.tau ?? 0.5) });
+    });
+  }
   return weights;
 }
