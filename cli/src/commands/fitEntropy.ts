@@ -47,7 +47,11 @@ export function registerFitEntropy(program: Command): void {
       r.levels.forEach((l, i) => {
         process.stdout.write(`${String(i).padStart(5)}            ${String(l.M).padStart(4)} ${String(l.K).padStart(5)}   ${l.bitsBefore.toFixed(3).padStart(8)} → ${l.bitsAfter.toFixed(3).padEnd(8)}   ${Math.log2(l.K).toFixed(2)}\n`);
       });
-      process.stderr.write('note: .dqc files encoded with the previous tables will not decode with this model any more\n');
+      process.stderr.write(
+        r.keptPrior
+          ? "note: the model's learned prior is kept: its 'conditional' .dqc files still decode; new files use the fitted tables ('context')\n"
+          : 'note: .dqc files encoded with the previous tables will not decode with this model any more\n',
+      );
     }
   });
 }

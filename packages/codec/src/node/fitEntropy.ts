@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { buildEntropyTables, encodeLevel, isPriorTables, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
+import { buildEntropyTables, compilePriorTables, encodeLevel, isPriorTables, priorLevelBits, type PriorTables, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
 import { DqCodec, type DqCodecOptions } from './codec.js';
 import { FileError, writeFileAtomic } from './files.js';
 import { INPUT_EXTENSIONS } from './image.js';
@@ -36,6 +36,8 @@ export interface FitEntropyResult {
   /** Per level, TOP first. */
   levels: LevelFit[];
   tables: EntropyTables;
+  /** A rate model's learned prior stays in the manifest ('conditional' files keep decoding). */
+  keptPrior: boolean;
 }
 
 /** Image files under `dir` (recursively), sorted. */
@@ -66,6 +68,18 @@ function meanBits(samples: LevelIndices[][], level: number, tables: EntropyTable
     const lv = s[level];
     bits += encodeLevel(lv, tables?.levelsTopFirst[level]).length * 8;
     count += lv.indices.length;
+  }
+  return count > 0 ? bits / count : 0;
+}
+
+/** Bits per index of level `level` under a rate model's prior (its code length; the file pays the same). */
+function meanPriorBits(samples: LevelIndices[][], level: number, prior: PriorTables): number {
+  const t = compilePriorTables(prior);
+  let bits = 0;
+  let count = 0;
+  for (const s of samples) {
+    bits += priorLevelBits(s[level], level > 0 ? s[level - 1] : null, t[level]);
+    count += s[level].indices.length;
   }
   return count > 0 ? bits / count : 0;
 }
@@ -103,6 +117,6 @@ export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitE
   raw.entropy = tables;
   parseManifest(raw); // never write a manifest the decoder would refuse
   await writeFileAtomic(manifestPath, `${JSON.stringify(raw, null, 2)}\n`);
-  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: isPriorTables(codec.manifest.entropy) ? Number.NaN : meanBits(samples, l, codec.manifest.entropy), bitsAfter: meanBits(samples, l, tables) }));
-  return { manifestPath, images: samples.length, skipped, levels, tables };
+  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: isPriorTables(codec.manifest.entropy) ? meanPriorBits(samples, l, codec.manifest.entropy) : meanBits(samples, l, codec.manifest.entropy), bitsAfter: meanBits(samples, l, tables) }));
+  return { manifestPath, images: samples.length, skipped, levels, tables, keptPrior: raw.prior !== undefined };
 }

@@ -50,6 +50,8 @@ export type GraphKey = keyof typeof GRAPH_FILES;
 export interface ExportOptions {
   /** Replace outDir if it exists (the old directory is removed only after the new one is in place). */
   overwrite?: boolean;
+  /** exportCheckpoint: the model's name instead of its config's. */
+  name?: string;
 }
 
 export interface GraphIo {
@@ -72,6 +74,8 @@ export interface ExportManifest {
   fingerprint: string;
   /** File sizes in bytes. */
   sizes: { encoder: number; quantizer: number; decoder: number };
+  /** Lowercase hex SHA-256 of each graph, so a damaged file of the right size is caught on its own. */
+  hashes: { encoder: string; quantizer: string; decoder: string };
   /**
    * Rate models: the learned prior ('conditional' entropy method), levels top first, as `prior`
    * and, until `dqcodec fit-entropy` replaces it with 'context' tables, as `entropy`.
@@ -278,6 +282,10 @@ function buildDecoder(arch: Architecture, weights: Weights): { bytes: Uint8Array
   return { bytes, io: { inputs: inputs.map((s) => s.name), outputs: outputs.map((s) => s.name) } };
 }
 
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
 /** SHA-256 over the three graphs, in manifest order. */
 export function graphsFingerprint(graphs: Record<GraphKey, Uint8Array>): string {
   const h = createHash('sha256');
@@ -305,6 +313,7 @@ export function buildExport(arch: Architecture, weights: Weights): ExportedGraph
     indexType: 'int32',
     fingerprint: graphsFingerprint(graphs),
     sizes: { encoder: enc.bytes.length, quantizer: qua.bytes.length, decoder: dec.bytes.length },
+    hashes: { encoder: sha256(enc.bytes), quantizer: sha256(qua.bytes), decoder: sha256(dec.bytes) },
   };
   if (priors) manifest.entropy = manifest.prior = priorTables(cfg, priors);
   return { graphs, manifest };
