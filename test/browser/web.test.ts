@@ -41,6 +41,8 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; name: string; code?: str
 let server: DemoServer | null = null;
 let sample: SampleFile;
 let reference: Uint8Array; // RGB from the Node codec
+/** The sample coded with the model's learned prior ('conditional'), when the model is a rate model. */
+let conditional: Uint8Array | null = null;
 const browsers: Browser[] = [];
 /** Uncaught exceptions and unhandled rejections in any page (there must be none). */
 const pageErrors: string[] = [];
@@ -122,6 +124,8 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     const bytes = new Uint8Array(readFileSync(sample.dqcPath));
     const codec = await DqCodec.load(defaultModelDir, { threads: 1 });
     const ref = await codec.decode(bytes);
+    // A rate model also writes method-3 files; same assignment, so the same indices as `bytes`.
+    if (codec.manifest.prior && sample.originalPath) conditional = await codec.encode(sample.originalPath, { method: 'conditional' });
     await codec.close();
     expect(ref.channels).toBe(3);
     reference = ref.pixels;
@@ -139,6 +143,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
       lifetimeMs: 10 * 60_000,
       extra: {
         '/test/corrupt.dqc': corrupt,
+        ...(conditional ? { '/test/conditional.dqc': conditional } : {}),
         '/test/foreign.dqc': foreign,
         '/test/truncated.dqc': bytes.subarray(0, h.levels[0].streamOffset + 10),
         // What a single-page app's server sends for a missing file: its index page.
@@ -260,6 +265,25 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     expect(db).toBeGreaterThanOrEqual(45);
     await closePage(page);
   }, 240_000);
+
+  it("the 'conditional' method (a rate model's learned prior) decodes in WASM and WebGPU exactly like the same indices in a 'context' file", async (ctx) => {
+    if (!conditional) ctx.skip(); // models/default has no learned prior
+    expect(readHeader(conditional!).method).toBe('conditional');
+    const page = await openPage(await gpuBrowser(), '/?worker=0');
+    await page.evaluate(() => window.dqcDemo.ready);
+    for (const provider of ['wasm', 'webgpu'] as const) {
+      const decode = (url: string): Promise<Outcome<Decoded>> =>
+        call(page, (a: { url: string; provider: string }) => window.dqcDemo.decodeUrl(a.url, a.provider as 'wasm', { preview: false }) as Promise<Decoded>, { url, provider });
+      const viaPrior = value(await decode('/test/conditional.dqc'));
+      const viaContext = value(await decode(sample.dqc));
+      // Entropy decoding is integer arithmetic shared with Node: identical indices, identical pixels.
+      expect(viaPrior.rgba).toBe(viaContext.rgba);
+      const db = psnr(viaPrior.rgba, reference);
+      console.log(`[browser] conditional method, ${provider}: identical to the context file's pixels; PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
+      expect(db).toBeGreaterThanOrEqual(45);
+    }
+    await closePage(page);
+  }, 300_000);
 
   it('refuses a corrupted file, a truncated file and another model’s file with clear errors', async () => {
     const page = await openPage(await gpuBrowser(), '/');

@@ -1,4 +1,4 @@
-import { crc32, encodeIndices, type ImageMeta, type LevelIndices } from '../src/index.js';
+import { crc32, encodeIndices, priorLevelToJson, type ImageMeta, type LevelIndices, type PriorTables } from '../src/index.js';
 import { randomMap } from './synthetic.js';
 
 export const FINGERPRINT = 'a'.repeat(64);
@@ -42,4 +42,40 @@ export function errorCode(fn: () => unknown): string {
     throw e;
   }
   throw new Error('expected a DqcError, but the call succeeded');
+}
+
+/**
+ * A learned prior ('conditional' method) estimated by counting, as training does: per level (top
+ * first) and codebook, counts of each code under its context (the co-located code of the level
+ * above, codebook m mod M_p), + ½ each, scaled to rows of u16 summing to 65536.
+ */
+export function priorTablesFrom(samples: LevelIndices[][]): PriorTables {
+  const first = samples[0];
+  const levelsTopFirst = first.map((lv, i) => {
+    const C = i === 0 ? 1 : first[i - 1].K;
+    const counts = new Float64Array(lv.M * C * lv.K);
+    for (const s of samples) {
+      const map = s[i];
+      const parent = i > 0 ? s[i - 1] : null;
+      for (let m = 0; m < map.M; m++) {
+        for (let y = 0; y < map.h; y++) {
+          for (let x = 0; x < map.w; x++) {
+            const c = parent ? parent.indices[((m % parent.M) * parent.h + Math.floor((y * parent.h) / map.h)) * parent.w + Math.floor((x * parent.w) / map.w)] : 0;
+            counts[(m * C + c) * map.K + map.indices[(m * map.h + y) * map.w + x]]++;
+          }
+        }
+      }
+    }
+    const freq = new Uint16Array(counts.length);
+    const K = lv.K;
+    for (let r = 0; r < counts.length; r += K) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += counts[r + k] + 0.5;
+      let used = 0;
+      for (let k = 0; k < K; k++) used += freq[r + k] = 1 + Math.floor(((counts[r + k] + 0.5) / sum) * (65536 - K));
+      freq[r] += 65536 - used;
+    }
+    return priorLevelToJson(lv.M, K, C, freq);
+  });
+  return { format: 'dqc-prior', version: 1, levelsTopFirst };
 }

@@ -10,21 +10,8 @@ import {
   type LevelIndices,
   type PriorTables,
 } from '../src/index.js';
-import { errorCode, FINGERPRINT, SMALL_META } from './helpers.js';
+import { errorCode, FINGERPRINT, priorTablesFrom, SMALL_META } from './helpers.js';
 import { randomMap } from './synthetic.js';
-
-/** Rows of counts → u16 frequencies ≥ 1 summing to 65536 per row (the exporter's contract). */
-function freqRows(counts: Float64Array, K: number): Uint16Array {
-  const out = new Uint16Array(counts.length);
-  for (let r = 0; r < counts.length; r += K) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += counts[r + k] + 0.5;
-    let used = 0;
-    for (let k = 0; k < K; k++) used += out[r + k] = 1 + Math.floor(((counts[r + k] + 0.5) / s) * (65536 - K));
-    out[r] += 65536 - used;
-  }
-  return out;
-}
 
 /** Two levels (top 2×K16 4×4, bottom 3×K32 8×8) where each bottom code is mostly a function of its parent. */
 function correlatedLevels(seed: number): LevelIndices[] {
@@ -43,27 +30,9 @@ function correlatedLevels(seed: number): LevelIndices[] {
   return [top, { M: 3, h: 8, w: 8, K: 32, indices: bottom }];
 }
 
-/** A prior estimated from `samples` by counting, as training does. */
-function priorFrom(samples: LevelIndices[][]): PriorTables {
-  const top = new Float64Array(2 * 16);
-  const bottom = new Float64Array(3 * 16 * 32);
-  for (const [t, b] of samples) {
-    for (let i = 0; i < t.indices.length; i++) top[Math.floor(i / 16) * 16 + t.indices[i]]++;
-    for (let m = 0; m < 3; m++) {
-      for (let y = 0; y < 8; y++) {
-        for (let x = 0; x < 8; x++) {
-          const c = t.indices[(m % 2) * 16 + (y >> 1) * 4 + (x >> 1)];
-          bottom[(m * 16 + c) * 32 + b.indices[(m * 8 + y) * 8 + x]]++;
-        }
-      }
-    }
-  }
-  return { format: 'dqc-prior', version: 1, levelsTopFirst: [priorLevelToJson(2, 16, 1, freqRows(top, 16)), priorLevelToJson(3, 32, 16, freqRows(bottom, 32))] };
-}
-
 describe("the 'conditional' method (a rate model's learned prior)", () => {
   const training = Array.from({ length: 40 }, (_, i) => correlatedLevels(100 + i));
-  const prior = priorFrom(training);
+  const prior = priorTablesFrom(training);
   const levels = correlatedLevels(3);
 
   it('round-trips, and the header says conditional', () => {
@@ -108,7 +77,7 @@ describe("the 'conditional' method (a rate model's learned prior)", () => {
     const staticTables = buildEntropyTables(training, [{ M: 2, K: 16 }, { M: 3, K: 32 }]);
     expect(errorCode(() => decodeIndices(file, { tables: staticTables }))).toBe('MODEL_MISMATCH');
     expect(errorCode(() => decodeIndices(file))).toBe('MODEL_MISMATCH');
-    const other = priorFrom(training.slice(0, 5));
+    const other = priorTablesFrom(training.slice(0, 5));
     expect(errorCode(() => decodeIndices(file, { tables: other }))).toBe('MODEL_MISMATCH');
     const contextFile = encodeIndices(levels, SMALL_META, staticTables);
     expect(errorCode(() => decodeIndices(contextFile, { tables: prior }))).toBe('MODEL_MISMATCH');

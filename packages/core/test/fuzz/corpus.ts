@@ -1,9 +1,10 @@
 /**
- * Valid base files for the pure-TS fuzz cases, generated from fixed seeds: both entropy
+ * Valid base files for the pure-TS fuzz cases, generated from fixed seeds: all three entropy
  * methods, trained and default tables, every channel count (so both alpha payload methods),
  * 1×1 and 1-pixel-wide images, K from 2 to 65536, up to three levels.
  */
-import { buildEntropyTables, encodeIndices, type EntropyMethod, type EntropyTables, type ImageMeta, type LevelIndices } from '../../src/index.js';
+import { buildEntropyTables, encodeIndices, type EntropyMethod, type ImageMeta, type LevelIndices, type ModelTables } from '../../src/index.js';
+import { priorTablesFrom } from '../helpers.js';
 import { iidMap, SMOOTH_SCENE, SynthModel } from '../synthetic.js';
 import { CORE_FINGERPRINT, type BaseFile } from './harness.js';
 
@@ -21,7 +22,7 @@ function alphaPlane(width: number, height: number): Uint8Array {
   });
 }
 
-function file(name: string, levels: LevelIndices[], m: ImageMeta, method: EntropyMethod, tables?: EntropyTables, alpha?: Uint8Array): BaseFile {
+function file(name: string, levels: LevelIndices[], m: ImageMeta, method: EntropyMethod, tables?: ModelTables, alpha?: Uint8Array): BaseFile {
   return { name, bytes: encodeIndices(levels, m, tables, { method, alpha }), tables };
 }
 
@@ -40,6 +41,7 @@ export function coreCorpus(): BaseFile[] {
   cached = [
     file('context+tables', photo, meta(125, 120, 3, 128, 128), 'context', tables),
     file('static+tables', photo, meta(128, 128, 3, 128, 128), 'static', tables),
+    file('conditional (learned prior)', photo, meta(127, 128, 3, 128, 128), 'conditional', priorTablesFrom([1, 2, 3].map((s) => synth.sample(100 + s)))),
     file('context, grey', small(1), meta(30, 27, 1, 32, 32), 'context'),
     file('static, grey', small(2), meta(32, 32, 1, 32, 32), 'static'),
     file('RGBA', small(3), meta(29, 31, 4, 32, 32), 'context', undefined, alphaPlane(29, 31)),

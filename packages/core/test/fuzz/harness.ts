@@ -7,7 +7,7 @@
  * A full decode of a file whose bytes changed without its checksums being fixed must fail.
  * Every case must finish within a time bound.
  */
-import { decodeIndices, isDqcError, type DecodedIndices, type EntropyTables } from '../../src/index.js';
+import { decodeIndices, isDqcError, type DecodedIndices, type ModelTables } from '../../src/index.js';
 import { rng, type Rand } from '../synthetic.js';
 import { mutate, type Mutant } from './mutate.js';
 
@@ -15,7 +15,7 @@ export interface BaseFile {
   name: string;
   bytes: Uint8Array;
   /** Entropy tables the file was coded with (core decoding needs them). */
-  tables?: EntropyTables;
+  tables?: ModelTables;
 }
 
 export interface FuzzCase {
