@@ -1,5 +1,5 @@
 /**
- * Reproduces the shipped models/default with one command (about 3–4 hours on a 2-core machine):
+ * Reproduces the shipped models/default with one command (about 3 hours on a 2-core machine):
  *
  *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
  *   npx tsx packages/train/scripts/prepareData.ts
@@ -13,7 +13,6 @@
  * Stage 4: rate–distortion training (config rd-dq: entropy-constrained assignment, learned prior)
  *          for 800 steps from stage 3 (--init), λ = 0.01, cosine lr 1e-4 → 1e-5, preview dropout
  *          0.1, seed 7.
- * Stage 5: 1500 more steps from stage 4 (--init), same recipe, seed 8.
  * Then export to ONNX and fit 'context' tables on the 33 training photos (the learned prior stays
  * in the manifest beside them).
  *
@@ -88,10 +87,7 @@ const rdArgs = ['--config', 'rd-dq', '--lambda', '0.01', '--data', data, '--batc
 const stage4 = join(out, 'stage4');
 const r4 = resume(stage4);
 dqcodec(['train', ...rdArgs, '--out', stage4, '--steps', '800', '--val-every', '200', '--seed', '7', ...(r4.length ? r4 : ['--init', join(stage3, 'checkpoint')])]);
-const stage5 = join(out, 'stage5');
-const r5 = resume(stage5);
-dqcodec(['train', ...rdArgs, '--out', stage5, '--steps', '1500', '--val-every', '250', '--seed', '8', ...(r5.length ? r5 : ['--init', join(stage4, 'checkpoint')])]);
 const model = join(out, 'model');
-dqcodec(['export', stage5, '-o', model, '--name', 'default', '--overwrite']);
+dqcodec(['export', stage4, '-o', model, '--name', 'default', '--overwrite']);
 dqcodec(['fit-entropy', '-m', model, '-d', data]);
 console.error(`\ntrain:default: model in ${model}; compare with: npm run bench:rd -- data/photos/heldout -m models/default -m ${model} --codecs none`);
