@@ -16,22 +16,13 @@ import { train, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { AdamW } from '../src/train/adamw.js';
 import { makeImageDir, removeTempDirs, tempDir } from './fixtures/images.js';
+import { tinyConfig } from './fixtures/configs.js';
 
 afterAll(removeTempDirs);
 
-function rateConfig(name: string, extra: Record<string, unknown> = {}): ModelConfig {
-  return parseModelConfig({
-    name,
-    levels: [
-      { stride: 2, M: 2, K: 8, D: 4 },
-      { stride: 4, M: 2, K: 8, D: 4 },
-    ],
-    channels: 8,
-    resBlocks: 1,
-    resHidden: 4,
-    quantizer: { assign: 'entropy' },
-    ...extra,
-  });
+/** tinyConfig as a rate model (entropy-constrained assignment, learned prior). */
+function rateConfig(name: string): ModelConfig {
+  return parseModelConfig({ ...tinyConfig(name), quantizer: { assign: 'entropy' } });
 }
 
 function image(n: number, h: number, w: number, seed: number): tf.Tensor4D {
