@@ -1,5 +1,5 @@
 /**
- * The 'conditional' entropy method (docs/format.md §6.5): static integer tables learned with the
+ * The 'conditional' entropy method (docs/format.md §6.7): static integer tables learned with the
  * model (rate–distortion training), p(k | m, c) with c the co-located index of the level above.
  *
  * Each level's table is freq[m][c][k] (u16, every entry ≥ 1, every row summing to exactly
