@@ -6,10 +6,12 @@
 import type { Curve } from './report.js';
 
 const COLOURS: Record<string, string> = { jpeg: '#d62728', webp: '#2ca02c', avif: '#1f77b4' };
-const DQ_COLOURS = ['#111111', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2'];
+// Ten distinct colours for dqcodec's points before any repeats (none of them the codecs' own).
+const DQ_COLOURS = ['#111111', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#393b79', '#ad494a'];
 const NAMES: Record<string, string> = { jpeg: 'JPEG (mozjpeg)', webp: 'WebP', avif: 'AVIF' };
 
 const PANEL = { w: 520, h: 380, left: 62, right: 18, top: 40, bottom: 52 };
+const LEGEND_ROW = 20;
 
 interface Axis {
   lo: number;
@@ -76,17 +78,25 @@ function panel(curves: Curve[], metric: Metric, x0: number, title: string): stri
   return out;
 }
 
-function legend(curves: Curve[], y: number): string[] {
+/** Legend entries in rows that fit the plot's width; returns the SVG and the number of rows. */
+function legend(curves: Curve[], y: number, width: number): { svg: string[]; rows: number } {
   const out: string[] = [];
   let x = PANEL.left;
+  let row = 0;
   let dq = 0;
   for (const c of curves) {
     const colour = c.codec === 'dqcodec' ? DQ_COLOURS[dq++ % DQ_COLOURS.length] : (COLOURS[c.codec] ?? '#555');
     const name = c.codec === 'dqcodec' ? c.label : (NAMES[c.codec] ?? c.codec);
-    out.push(`<circle cx="${x}" cy="${y - 4}" r="${c.codec === 'dqcodec' ? 6 : 4}" fill="${colour}"/>`, `<text x="${x + 12}" y="${y}">${esc(name)}</text>`);
-    x += 30 + name.length * 7.2;
+    const w = 30 + name.length * 7.2;
+    if (x > PANEL.left && x + w > width - PANEL.right) {
+      row++;
+      x = PANEL.left;
+    }
+    const cy = y + row * LEGEND_ROW;
+    out.push(`<circle cx="${x}" cy="${cy - 4}" r="${c.codec === 'dqcodec' ? 6 : 4}" fill="${colour}"/>`, `<text x="${x + 12}" y="${cy}">${esc(name)}</text>`);
+    x += w;
   }
-  return out;
+  return { svg: out, rows: row + 1 };
 }
 
 /** Greedy word wrap at `width` characters. */
@@ -107,12 +117,14 @@ function wrap(text: string, width: number): string[] {
 export function rdPlotSvg(curves: Curve[], subtitle: string): string {
   const width = PANEL.w * 2;
   const notes = wrap(subtitle, 150);
-  const height = PANEL.h + 40 + 15 * notes.length;
+  const keys = legend(curves, PANEL.h + 14, width);
+  const extra = (keys.rows - 1) * LEGEND_ROW; // legend rows past the first push the notes down
+  const height = PANEL.h + 40 + extra + 15 * notes.length;
   const body = [
     ...panel(curves, 'psnr', 0, 'PSNR against rate'),
     ...panel(curves, 'msssimDb', PANEL.w, 'MS-SSIM against rate'),
-    ...legend(curves, PANEL.h + 14),
-    ...notes.map((line, i) => `<text x="${PANEL.left}" y="${PANEL.h + 42 + 15 * i}" class="note">${esc(line)}</text>`),
+    ...keys.svg,
+    ...notes.map((line, i) => `<text x="${PANEL.left}" y="${PANEL.h + 42 + extra + 15 * i}" class="note">${esc(line)}</text>`),
   ];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
