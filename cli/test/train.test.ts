@@ -69,6 +69,18 @@ describe('dqcodec train', () => {
     expect(r.stderr).toMatch(/Allowed choices are constant, cosine/);
   });
 
+  it('a rate model trains with --lambda and reports its predicted rate; λ and --init-trunk misuse are one-line errors', async () => {
+    const data = await makeImageDir(3);
+    const dir = tmp();
+    const r = runCli(['train', '-c', 'rd-tiny', '-d', data, '-o', join(dir, 'run'), '--lambda', '0.01', '--steps', '2', '--batch', '2', '--crop', '16', '--val-every', '2', '--val-crops', '2', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/validation PSNR [\d.]+ dB at [\d.]+ bpp \(predicted by the prior\)/);
+    const d = tmp();
+    expectUserError(runCli(['train', '-c', 'rd-tiny', '-d', d, '-o', join(d, 'out')]), /is a rate model .*give --lambda/);
+    expectUserError(runCli(['train', '-c', 'tiny', '-d', d, '-o', join(d, 'out'), '--lambda', '0.01']), /--lambda needs a rate model/);
+    expectUserError(runCli(['train', '-c', 'tiny', '-d', d, '-o', join(d, 'out'), '--init-trunk']), /--init-trunk needs --init/);
+  });
+
   it('bad flag values are rejected by the parser', () => {
     const r = runCli(['train', '-c', 'tiny', '-d', '.', '-o', 'x', '--steps', 'many']);
     expect(r.code).not.toBe(0);
