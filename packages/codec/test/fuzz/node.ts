@@ -1,6 +1,7 @@
 /**
  * Fuzz cases through the whole Node decoder (DqCodec.decode: header checks against the model,
- * entropy decoding, onnxruntime, alpha), on real files encoded by the model under test.
+ * entropy decoding, onnxruntime, alpha), on real files encoded by the model under test (also
+ * with its learned prior when it has one).
  */
 import type { DqCodec } from '../../src/index.js';
 import { alphaPlane, photoPixels, png, rgba } from '../node/helpers.js';
@@ -20,6 +21,10 @@ export async function nodeCorpus(codec: DqCodec): Promise<BaseFile[]> {
   ];
   const out: BaseFile[] = [];
   for (const [name, image] of images) out.push({ name, bytes: await codec.encode(image) });
+  // A rate model also writes method-3 ('conditional') files: mutate those through the decoder too.
+  if (codec.manifest.prior) {
+    for (const [name, image] of [images[0], images[3]]) out.push({ name: `${name}, conditional`, bytes: await codec.encode(image, { method: 'conditional' }) });
+  }
   return out;
 }
 
