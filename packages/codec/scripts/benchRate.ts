@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
-import { compilePriorTables, isPriorTables, priorLevelBits } from '@dqcodec/core';
+import { compilePriorTables, decodeIndices, isPriorTables, priorLevelBits } from '@dqcodec/core';
 import { DqCodec, listImages } from '@dqcodec/codec';
 
 const { values, positionals } = parseArgs({
@@ -32,11 +32,12 @@ const prior = compilePriorTables(tables);
 const rows: { image: string; pixels: number; predictedBpp: number; fileBpp: number; ratio: number }[] = [];
 try {
   for (const file of await listImages(positionals[0])) {
-    const tokens = await codec.tokens(file);
-    let bits = 0;
-    tokens.levels.forEach((lv, i) => (bits += priorLevelBits(lv, i > 0 ? tokens.levels[i - 1] : null, prior[i])));
+    // One encode per image: the indices are read back from the file (entropy decoding only).
     const bytes = await codec.encode(file, { method: 'conditional' });
-    const pixels = tokens.width * tokens.height;
+    const { header, levels } = decodeIndices(bytes, { prior: tables });
+    let bits = 0;
+    levels.forEach((lv, i) => (bits += priorLevelBits(lv, i > 0 ? levels[i - 1] : null, prior[i])));
+    const pixels = header.width * header.height;
     rows.push({ image: basename(file), pixels, predictedBpp: bits / pixels, fileBpp: (bytes.length * 8) / pixels, ratio: (bytes.length * 8) / bits });
   }
 } finally {

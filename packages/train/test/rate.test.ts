@@ -16,7 +16,7 @@ import { train, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { AdamW } from '../src/train/adamw.js';
 import { makeImageDir, removeTempDirs, tempDir } from './fixtures/images.js';
-import { tinyConfig } from './fixtures/configs.js';
+import { smallRunOptions, tinyConfig } from './fixtures/configs.js';
 
 afterAll(removeTempDirs);
 
@@ -95,23 +95,7 @@ describe('rate–distortion training', () => {
 
   it('resumes exactly: 2 + 2 steps equal 4 steps (prior counts, τ, G included); a distortion-only checkpoint starts it', async () => {
     const data = await makeImageDir(4);
-    const opts = (out: string, steps: number, resume = false): TrainOptions => ({
-      config: rateConfig('rate-resume'),
-      dataDir: data,
-      outDir: out,
-      steps,
-      batchSize: 2,
-      cropSize: 16,
-      learningRate: 1e-3,
-      clipNorm: 1,
-      seed: 3,
-      validateEvery: 2,
-      validationCrops: 4,
-      maxSide: 0,
-      resume,
-      backend: 'cpu',
-      lambda: 0.01,
-    });
+    const opts = (out: string, steps: number, resume = false): TrainOptions => ({ ...smallRunOptions(rateConfig('rate-resume'), data, out, steps, resume), lambda: 0.01 });
     const straight = tempDir();
     const r = await train(opts(straight, 4));
     expect(r.validations.at(-1)!.bpp).toBeGreaterThan(0);

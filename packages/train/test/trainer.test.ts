@@ -5,27 +5,12 @@ import { join } from 'node:path';
 import { train, type TrainEvent, type TrainOptions } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { makeImageDir, tempDir, removeTempDirs } from './fixtures/images.js';
-import { tinyConfig } from './fixtures/configs.js';
+import { smallRunOptions, tinyConfig } from './fixtures/configs.js';
 
 const config = tinyConfig('trainer-test');
 
 function options(dataDir: string, outDir: string, steps: number, resume = false): TrainOptions {
-  return {
-    config,
-    dataDir,
-    outDir,
-    steps,
-    batchSize: 2,
-    cropSize: 16,
-    learningRate: 1e-3,
-    clipNorm: 1,
-    seed: 3,
-    validateEvery: 2,
-    validationCrops: 4,
-    maxSide: 0,
-    resume,
-    backend: 'cpu',
-  };
+  return smallRunOptions(config, dataDir, outDir, steps, resume);
 }
 
 afterAll(removeTempDirs);

@@ -120,8 +120,16 @@ export function priorLevelToJson(M: number, K: number, contexts: number, freq: U
   return { M, K, contexts, freq: toBase64(u16ToBytes(freq)) };
 }
 
-/** CRC-32 identifying the exact prior a file was coded with (the .dqc header's tablesCrc). */
+const crcCache = new WeakMap<CompiledPriorLevel[], number>();
+
+/**
+ * CRC-32 identifying the exact prior a file was coded with (the .dqc header's tablesCrc). Cached
+ * per compiled table set (itself cached per JSON object): every encode and decode asks for it,
+ * and the tables run to megabytes.
+ */
 export function priorTablesCrc(levels: CompiledPriorLevel[]): number {
+  const cached = crcCache.get(levels);
+  if (cached !== undefined) return cached;
   const w = new ByteWriter();
   w.u32(0x50524931); // 'PRI1': never equal to a 'static'/'context' table set's serialisation
   for (const t of levels) {
@@ -130,7 +138,9 @@ export function priorTablesCrc(levels: CompiledPriorLevel[]): number {
     w.u32(t.C);
     w.bytes(u16ToBytes(t.freq));
   }
-  return crc32(w.finish());
+  const crc = crc32(w.finish());
+  crcCache.set(levels, crc);
+  return crc;
 }
 
 /** The file's levels must be the prior's first (top) levels. */

@@ -178,13 +178,13 @@ export class Quantizer {
    * Nearest codes without gradients: indices int32 [N,h,w,M] and codes [N,h,w,M·D].
    * Safe to call under a gradient tape (nothing is recorded).
    */
-  nearest(z: tf.Tensor4D, bias?: tf.Tensor2D): { indices: tf.Tensor4D; codes: tf.Tensor4D; scores: tf.Tensor2D } {
+  nearest(z: tf.Tensor4D, bias?: tf.Tensor2D, kernel?: tf.Tensor4D): { indices: tf.Tensor4D; codes: tf.Tensor4D; scores: tf.Tensor2D } {
     const P = this.checkZ(z);
     const [n, h, w] = z.shape;
     const { M, K, D } = this;
     const [indices, codes, scores] = untaped(() => {
       const zRow = tf.reshape(z, [1, 1, P, M * D]) as tf.Tensor4D;
-      const scores = tf.reshape(tf.add(tf.conv2d(zRow, this.scoreKernel(), 1, 'valid'), this.codeNorms()), [P, M, K]); // ||c||² − 2z·c
+      const scores = tf.reshape(tf.add(tf.conv2d(zRow, kernel ?? this.scoreKernel(), 1, 'valid'), this.codeNorms()), [P, M, K]); // ||c||² − 2z·c
       // Entropy-constrained assignment adds τ·ln2·bits(k | context) (bias [P·M, K]).
       const cost = bias ? tf.add(scores, tf.reshape(bias, [P, M, K])) : scores;
       const idxPM = tf.argMin(cost, 2) as tf.Tensor2D; // [P,M], ties → lowest k
@@ -201,7 +201,7 @@ export class Quantizer {
    * one forward conv in XNNPACK (tfjs-wasm's Conv2DBackpropInput is a slow single-threaded loop).
    * The codebook gets no gradient: it is learned by EMA.
    */
-  private softBits(z: tf.Tensor4D, scores: tf.Tensor2D, bits: tf.Tensor2D): tf.Scalar {
+  private softBits(z: tf.Tensor4D, scores: tf.Tensor2D, bits: tf.Tensor2D, kernel: tf.Tensor4D): tf.Scalar {
     const P = this.checkZ(z);
     const { M, K } = this;
     const tau = this.tau;
@@ -212,7 +212,7 @@ export class Quantizer {
       const q = tf.softmax(tf.sub(tf.mul(scores, -1 / tau), tf.mul(bits, Math.LN2)));
       const perSlice = tf.sum(tf.mul(q, bits), 1, true); // R̄ [P·M, 1]
       const dS = tf.mul(tf.mul(q, tf.sub(bits, perSlice)), -1 / tau);
-      (save as tf.GradSaveFunc)([dS, tf.transpose(this.scoreKernel(), [0, 1, 3, 2])]);
+      (save as tf.GradSaveFunc)([dS, tf.transpose(kernel, [0, 1, 3, 2])]);
       return {
         value: tf.sum(perSlice),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
@@ -288,7 +288,9 @@ export class Quantizer {
       ({ rows: bitsRows, table } = this.slicesBits(P, context));
       if (this.tau > 0) bias = untaped(() => [tf.mul(bitsRows!, this.tau * Math.LN2)])[0] as tf.Tensor2D;
     }
-    const { indices, codes, scores } = this.nearest(z, bias);
+    // One −2C kernel (built from the codebook on the host) for the assignment and the rate gradient.
+    const kernel = this.scoreKernel();
+    const { indices, codes, scores } = this.nearest(z, bias, kernel);
     bias?.dispose();
     const latentSse = this.prior ? untaped(() => [tf.sum(tf.squaredDifference(z, codes))])[0] : null;
     // Straight-through: forward value = codes, dL/dz = dL/dq. A grid in training adds noise instead.
@@ -303,6 +305,7 @@ export class Quantizer {
     const commitLoss = (this.grid ? tf.scalar(0) : tf.mean(tf.squaredDifference(z, codes))) as tf.Scalar;
     if (!this.prior || !bitsRows || !table || !latentSse) {
       scores.dispose();
+      kernel.dispose();
       return { indices, q, commitLoss, softBits: undefined, bits: 0, latentSse: 0 };
     }
     const sse = latentSse.dataSync()[0];
@@ -312,9 +315,10 @@ export class Quantizer {
     let bits = 0;
     for (let i = 0; i < idx.length; i++) bits += table[((i % this.M) * this.prior.C + (context ? context[i] : 0)) * this.K + idx[i]];
     // Soft rate only once τ is known (the first steps of a run assign nearest codes).
-    const softBits = this.tau > 0 ? this.softBits(z, scores, bitsRows) : undefined;
+    const softBits = this.tau > 0 ? this.softBits(z, scores, bitsRows, kernel) : undefined;
     bitsRows.dispose();
     scores.dispose();
+    kernel.dispose();
     return { indices, q, commitLoss, softBits, bits, latentSse: sse };
   }
 
