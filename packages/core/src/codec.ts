@@ -7,6 +7,7 @@ import { DqcError } from './errors.js';
 import { resolveTables } from './entropy/level.js';
 import { decodeLevelCompiled, encodeLevelCompiled, type EntropyMethod } from './entropy/model.js';
 import type { CompiledLevelTables, EntropyTables } from './entropy/tables.js';
+import { checkCoefficientFits, coefficientTablesCrc, compileCoefficientTables, decodeCoefficientLevel, encodeCoefficientLevel, isCoefficientTables, type CoefficientTables } from './entropy/coefficient.js';
 import { checkPriorFits, compilePriorTables, decodePriorLevel, encodePriorLevel, isPriorTables, priorTablesCrc, type PriorTables } from './entropy/prior.js';
 import type { LevelIndices, LevelIndicesInput, LevelSpec } from './entropy/types.js';
 
@@ -23,13 +24,22 @@ export interface ImageMeta {
 
 /**
  * A model's entropy statistics (manifest.entropy): tables for the 'static'/'context' methods
- * (distortion-only models, fitted after training), or the learned prior of a rate model, which
- * codes with the 'conditional' method.
+ * (distortion-only models, fitted after training), the learned prior of a rate model, which
+ * codes with the 'conditional' method, or a transform model's coefficient tables (the
+ * 'coefficient' method).
  */
-export type ModelTables = EntropyTables | PriorTables;
+export type ModelTables = EntropyTables | PriorTables | CoefficientTables;
+
+/** The one method a kind of tables allows, or null for 'static'/'context' tables (and none). */
+function onlyMethod(tables: ModelTables | undefined): EntropyMethod | null {
+  return isPriorTables(tables) ? 'conditional' : isCoefficientTables(tables) ? 'coefficient' : null;
+}
 
 export interface EncodeOptions {
-  /** Default 'context', or 'conditional' (the only method a learned prior supports) for prior tables. */
+  /**
+   * Default 'context'; 'conditional' for prior tables and 'coefficient' for coefficient tables
+   * (the only method each of those supports).
+   */
   method?: EntropyMethod;
   limits?: ContainerLimits;
   /** The alpha plane (width × height bytes, row-major): required exactly when meta.channels is 2 or 4 (§2.3). */
@@ -67,10 +77,13 @@ export interface DecodedIndices {
  * entries; tablesCrc still identifies the whole table set).
  */
 export function encodeIndices(levels: LevelIndicesInput[], meta: ImageMeta, tables?: ModelTables, options: EncodeOptions = {}): Uint8Array {
-  const prior = isPriorTables(tables);
-  const method = options.method ?? (prior ? 'conditional' : 'context');
-  if (prior !== (method === 'conditional')) {
-    throw new DqcError('BAD_TABLES', prior ? `a learned prior codes with the 'conditional' method only (asked for '${method}')` : "the 'conditional' method needs a learned prior (a rate model's tables)");
+  const only = onlyMethod(tables);
+  const method = options.method ?? only ?? 'context';
+  if (only !== null && method !== only) {
+    throw new DqcError('BAD_TABLES', only === 'conditional' ? `a learned prior codes with the 'conditional' method only (asked for '${method}')` : `coefficient tables code with the 'coefficient' method only (asked for '${method}')`);
+  }
+  if (only === null && (method === 'conditional' || method === 'coefficient')) {
+    throw new DqcError('BAD_TABLES', method === 'conditional' ? "the 'conditional' method needs a learned prior (a rate model's tables)" : "the 'coefficient' method needs coefficient tables (a transform model's tables)");
   }
   const specs: LevelSpec[] = levels.map(({ M, K }) => ({ M, K }));
   const coder = levelCoder(specs, tables);
@@ -101,6 +114,9 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
   if ((header.method === 'conditional') !== isPriorTables(tables)) {
     throw new DqcError('MODEL_MISMATCH', header.method === 'conditional' ? 'file was coded with a learned prior, but the tables supplied are not one (check the model manifest)' : 'file was coded without a learned prior, but the model has one (check the model manifest)');
   }
+  if ((header.method === 'coefficient') !== isCoefficientTables(tables)) {
+    throw new DqcError('MODEL_MISMATCH', header.method === 'coefficient' ? 'file was coded with the coefficient method, but the tables supplied are not coefficient tables (check the model manifest)' : `file was coded with the '${header.method}' method, but the model has coefficient tables (check the model manifest)`);
+  }
   const coder = levelCoder(specs, tables);
   if (coder.crc !== header.tablesCrc) {
     throw new DqcError('MODEL_MISMATCH', 'file was entropy-coded with different tables than the ones supplied (check the model manifest)');
@@ -130,7 +146,8 @@ export function decodeIndices(bytes: Uint8Array, options: DecodeOptions = {}): D
  * The statistics a model manifest carries: `entropy`, what encoding uses by default, and for a
  * rate model its learned `prior` (the 'conditional' method). A rate model whose `entropy` holds
  * 'context' tables fitted to its codes (dqcodec fit-entropy) codes with those by default and
- * still reads 'conditional' files through `prior`.
+ * still reads 'conditional' files through `prior`. A transform model's `entropy` holds coefficient
+ * tables: it codes with the 'coefficient' method (and 'conditional' only if it also has a prior).
  */
 export interface ModelStatistics {
   entropy?: ModelTables;
@@ -140,6 +157,14 @@ export interface ModelStatistics {
 /** The tables and method to encode with: `method` if given (checked), else the model's default. */
 export function encodingTables(stats: ModelStatistics, method?: EntropyMethod): { tables: ModelTables | undefined; method: EntropyMethod } {
   const prior = stats.prior ?? (isPriorTables(stats.entropy) ? stats.entropy : undefined);
+  const coefficient = isCoefficientTables(stats.entropy);
+  if (method === 'coefficient' || (method === undefined && coefficient)) {
+    if (!coefficient) throw new DqcError('BAD_TABLES', "the 'coefficient' method needs a transform model (coefficient tables in its manifest)");
+    return { tables: stats.entropy, method: 'coefficient' };
+  }
+  if (coefficient && method !== 'conditional') {
+    throw new DqcError('BAD_TABLES', `this transform model has no tables for the '${method}' method; its own method is 'coefficient'`);
+  }
   if (method === undefined) return isPriorTables(stats.entropy) || (stats.entropy === undefined && prior) ? { tables: prior, method: 'conditional' } : { tables: stats.entropy, method: 'context' };
   if (method === 'conditional') {
     if (!prior) throw new DqcError('BAD_TABLES', "the 'conditional' method needs a rate model (a learned prior in its manifest)");
@@ -159,6 +184,15 @@ interface LevelCoder {
 }
 
 function levelCoder(specs: LevelSpec[], tables: ModelTables | undefined): LevelCoder {
+  if (isCoefficientTables(tables)) {
+    const coef = compileCoefficientTables(tables);
+    checkCoefficientFits(specs, coef);
+    return {
+      crc: coefficientTablesCrc(coef),
+      encode: (lv, _parent, i) => encodeCoefficientLevel(lv, coef[i]),
+      decode: (bytes, shape, _parent, i) => decodeCoefficientLevel(bytes, shape, coef[i]),
+    };
+  }
   if (isPriorTables(tables)) {
     const prior = compilePriorTables(tables);
     checkPriorFits(specs, prior);

@@ -23,8 +23,8 @@ export const MAX_M = 256;
 /** No v1 header is longer than this: fetching this many bytes always yields the whole header. */
 export const MAX_HEADER_BYTES = FIXED_BYTES + MAX_FINGERPRINT + MAX_LEVELS * LEVEL_BYTES + CRC_BYTES;
 
-const METHOD_IDS: Record<EntropyMethod, number> = { static: 1, context: 2, conditional: 3 };
-const METHODS: Record<number, EntropyMethod> = { 1: 'static', 2: 'context', 3: 'conditional' };
+const METHOD_IDS: Record<EntropyMethod, number> = { static: 1, context: 2, conditional: 3, coefficient: 4 };
+const METHODS: Record<number, EntropyMethod> = { 1: 'static', 2: 'context', 3: 'conditional', 4: 'coefficient' };
 
 export interface ContainerLimits {
   /** Max width·height, both original and padded (default 2^28). */
@@ -237,7 +237,7 @@ function parseFields(head: Uint8Array, headerLength: number): DqcHeader {
   }
   const method = METHODS[methodId];
   if (method === undefined) {
-    throw new DqcError('UNSUPPORTED_VERSION', `entropy method ${methodId} is not supported (known: 1 = static, 2 = context, 3 = conditional)`);
+    throw new DqcError('UNSUPPORTED_VERSION', `entropy method ${methodId} is not supported (known: 1 = static, 2 = context, 3 = conditional, 4 = coefficient)`);
   }
   const fingerprint = String.fromCharCode(...r.bytes(fpLength));
   let offset = headerLength;

@@ -40,6 +40,19 @@ export {
   type PriorTables,
 } from './entropy/prior.js';
 export {
+  coefficientTablesFor,
+  compileCoefficientTables,
+  decodeCoefficients,
+  encodeCoefficients,
+  isCoefficientTables,
+  parseCoefficientTables,
+  COEF_TOKENS,
+  type CoefficientLevelTables,
+  type CoefficientPredict,
+  type CoefficientTables,
+  type CompiledCoefficientLevel,
+} from './entropy/coefficient.js';
+export {
   parseManifest,
   levelSpecsTopFirst,
   checkHeaderFitsModel,

@@ -6,6 +6,7 @@ import { MAX_LEVELS, MAX_M, type ContainerLimits, type DqcHeader } from './conta
 import { DqcError, isDqcError } from './errors.js';
 import { compileTables } from './entropy/tables.js';
 import { compilePriorTables, isPriorTables, type PriorTables } from './entropy/prior.js';
+import { compileCoefficientTables, isCoefficientTables } from './entropy/coefficient.js';
 import type { ModelTables } from './codec.js';
 import type { LevelSpec } from './entropy/types.js';
 
@@ -56,8 +57,9 @@ export interface Manifest {
   /** Lowercase hex SHA-256 of the graphs (computed by the exporter); written into every .dqc file. */
   fingerprint: string;
   /**
-   * Entropy statistics, levels TOP first: 'static'/'context' tables fitted after training, or a
-   * rate model's learned prior ('conditional' method, format "dqc-prior").
+   * Entropy statistics, levels TOP first: 'static'/'context' tables fitted after training, a
+   * rate model's learned prior ('conditional' method, format "dqc-prior"), or a transform model's
+   * coefficient tables ('coefficient' method, format "dqc-coefficients").
    */
   entropy?: ModelTables;
   /** A rate model's learned prior (the 'conditional' method), levels TOP first; see docs/format.md §6.7. */
@@ -113,6 +115,7 @@ function parseLevels(raw: unknown): ManifestLevel[] {
 function parseEntropy(raw: unknown, levels: ManifestLevel[], field = 'entropy'): ModelTables {
   try {
     if (isPriorTables(raw)) compilePriorTables(raw);
+    else if (isCoefficientTables(raw)) compileCoefficientTables(raw);
     else compileTables(raw);
   } catch (e) {
     if (isDqcError(e, 'BAD_TABLES')) throw new DqcError('BAD_MANIFEST', `manifest.json: field ${field}: ${e.message}`);

@@ -211,3 +211,34 @@ export function randomMap(M: number, h: number, w: number, K: number, seed: numb
   const rand = rng(seed);
   return { M, h, w, K, indices: Uint16Array.from({ length: M * h * w }, () => Math.floor(rand() * K)) };
 }
+
+export interface CoefOptions {
+  /** Probability that a value is 0. */
+  zeros?: number;
+  /** Mean magnitude of a nonzero value (Laplacian-like). */
+  scale?: number;
+  /** Amplitude of a smooth spatial pattern added to every codebook (for the 'med' predictor). */
+  smooth?: number;
+}
+
+/** A coefficient-like map: mostly zeros, Laplacian magnitudes, optionally a smooth pattern, clamped to K. */
+export function coefMap(M: number, h: number, w: number, K: number, seed: number, o: CoefOptions = {}): LevelIndices {
+  const rand = rng(seed);
+  const half = Math.floor(K / 2);
+  const zeros = o.zeros ?? 0.8;
+  const scale = o.scale ?? 1.5;
+  const indices = new Uint16Array(M * h * w);
+  for (let m = 0; m < M; m++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let v = o.smooth ? Math.round(o.smooth * Math.sin((x + 2 * m) / 5) * Math.cos(y / 7)) : 0;
+        if (rand() >= zeros) {
+          const mag = 1 + Math.floor(-Math.log(1 - rand()) * scale);
+          v += rand() < 0.5 ? -mag : mag;
+        }
+        indices[(m * h + y) * w + x] = Math.max(0, Math.min(K - 1, v + half));
+      }
+    }
+  }
+  return { M, h, w, K, indices };
+}

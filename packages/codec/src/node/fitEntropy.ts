@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { buildEntropyTables, compilePriorTables, encodeLevel, isPriorTables, priorLevelBits, type PriorTables, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
+import { buildEntropyTables, compilePriorTables, DqcError, encodeLevel, isCoefficientTables, isPriorTables, priorLevelBits, type PriorTables, levelSpecsTopFirst, parseManifest, type EntropyTables, type LevelIndices } from '@dqcodec/core';
 import { DqCodec, type DqCodecOptions } from './codec.js';
 import { FileError, writeFileAtomic } from './files.js';
 import { INPUT_EXTENSIONS } from './image.js';
@@ -86,6 +86,11 @@ function meanPriorBits(samples: LevelIndices[][], level: number, prior: PriorTab
 
 export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitEntropyOptions = {}): Promise<FitEntropyResult> {
   const codec = await DqCodec.load(modelDir, opts);
+  const before = codec.manifest.entropy;
+  if (isCoefficientTables(before)) {
+    await codec.close();
+    throw new DqcError('BAD_TABLES', `${modelDir}: a transform model codes with the 'coefficient' method, which has no tables to fit`);
+  }
   const files = spread(await listImages(imagesDir), opts.maxImages ?? 200);
   if (files.length === 0) throw new FileError(`${imagesDir}: no images found (looked for ${INPUT_EXTENSIONS.join(', ')})`);
   const samples: LevelIndices[][] = [];
@@ -117,6 +122,6 @@ export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitE
   raw.entropy = tables;
   parseManifest(raw); // never write a manifest the decoder would refuse
   await writeFileAtomic(manifestPath, `${JSON.stringify(raw, null, 2)}\n`);
-  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: isPriorTables(codec.manifest.entropy) ? meanPriorBits(samples, l, codec.manifest.entropy) : meanBits(samples, l, codec.manifest.entropy), bitsAfter: meanBits(samples, l, tables) }));
+  const levels = specs.map((s, l) => ({ M: s.M, K: s.K, bitsBefore: isPriorTables(before) ? meanPriorBits(samples, l, before) : meanBits(samples, l, before), bitsAfter: meanBits(samples, l, tables) }));
   return { manifestPath, images: samples.length, skipped, levels, tables, keptPrior: raw.prior !== undefined };
 }

@@ -20,8 +20,11 @@ import type { CompiledLevelTables } from './tables.js';
 import { NUM_CONTEXTS, rankAlphabet } from './tables.js';
 import type { LevelIndicesInput, LevelShape } from './types.js';
 
-/** 'conditional' is the learned prior of rate models (entropy/prior.ts); the other two live here. */
-export type EntropyMethod = 'static' | 'context' | 'conditional';
+/**
+ * 'conditional' is the learned prior of rate models (entropy/prior.ts), 'coefficient' the
+ * transform models' coefficient coder (entropy/coefficient.ts); the other two live here.
+ */
+export type EntropyMethod = 'static' | 'context' | 'conditional' | 'coefficient';
 
 /** Adaptation constants of the 'context' method; part of the format (changing them = new method id). */
 export const LIT_PRIOR_MASS = 1 << 14;
@@ -307,6 +310,7 @@ function scalePrior(table: Uint16Array, mass: number): Int32Array {
 
 function checkMethod(method: EntropyMethod): void {
   if (method === 'conditional') throw new DqcError('BAD_TABLES', "the 'conditional' method codes with a learned prior (entropy/prior.ts), not with these tables");
+  if (method === 'coefficient') throw new DqcError('BAD_TABLES', "the 'coefficient' method codes with coefficient tables (entropy/coefficient.ts), not with these tables");
 }
 
 function checkShape(level: LevelShape, tables: CompiledLevelTables): void {

@@ -1,11 +1,11 @@
 /**
- * Valid base files for the pure-TS fuzz cases, generated from fixed seeds: all three entropy
+ * Valid base files for the pure-TS fuzz cases, generated from fixed seeds: all four entropy
  * methods, trained and default tables, every channel count (so both alpha payload methods),
  * 1×1 and 1-pixel-wide images, K from 2 to 65536, up to three levels.
  */
-import { buildEntropyTables, encodeIndices, type EntropyMethod, type ImageMeta, type LevelIndices, type ModelTables } from '../../src/index.js';
+import { buildEntropyTables, coefficientTablesFor, encodeIndices, type EntropyMethod, type ImageMeta, type LevelIndices, type ModelTables } from '../../src/index.js';
 import { priorTablesFrom } from '../helpers.js';
-import { iidMap, SMOOTH_SCENE, SynthModel } from '../synthetic.js';
+import { coefMap, iidMap, SMOOTH_SCENE, SynthModel } from '../synthetic.js';
 import { CORE_FINGERPRINT, type BaseFile } from './harness.js';
 
 function meta(width: number, height: number, channels: number, paddedWidth: number, paddedHeight: number): ImageMeta {
@@ -37,10 +37,16 @@ export function coreCorpus(): BaseFile[] {
   const small = (seed: number): LevelIndices[] => [iidMap(2, 4, 4, 16, seed), iidMap(3, 8, 8, 32, seed + 1)];
   const tiny = [iidMap(2, 1, 1, 16, 5), iidMap(2, 2, 2, 16, 6)];
   const strip = [iidMap(2, 25, 1, 16, 7), iidMap(2, 50, 2, 16, 8)];
+  const coefficients = coefficientTablesFor([
+    { M: 3, K: 2048, predict: 'med' },
+    { M: 12, K: 65536, predict: 'none' },
+  ]);
+  const dct = [coefMap(3, 8, 8, 2048, 12, { smooth: 40, zeros: 0.7 }), coefMap(12, 16, 16, 65536, 13, { zeros: 0.85, scale: 2 })];
   const wide = [iidMap(1, 3, 4, 65536, 9, 9, 0.6), iidMap(16, 6, 8, 2, 10), iidMap(3, 12, 16, 300, 11)];
   cached = [
     file('context+tables', photo, meta(125, 120, 3, 128, 128), 'context', tables),
     file('static+tables', photo, meta(128, 128, 3, 128, 128), 'static', tables),
+    file('coefficient (transform model)', dct, meta(126, 128, 3, 128, 128), 'coefficient', coefficients),
     file('conditional (learned prior)', photo, meta(127, 128, 3, 128, 128), 'conditional', priorTablesFrom([1, 2, 3].map((s) => synth.sample(100 + s)))),
     file('context, grey', small(1), meta(30, 27, 1, 32, 32), 'context'),
     file('static, grey', small(2), meta(32, 32, 1, 32, 32), 'static'),
