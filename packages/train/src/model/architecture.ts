@@ -60,7 +60,7 @@ export interface Architecture {
 }
 
 /** Small builder that keeps op/tensor names unique and tracks channels. */
-class GraphBuilder {
+export class GraphBuilder {
   private ops: Op[] = [];
   private count = 0;
   constructor(private readonly prefix: string) {}
