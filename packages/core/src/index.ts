@@ -85,3 +85,4 @@ export { miHeatmapSvg, type HeatmapOptions } from './heatmap.js';
 export { bdRate, gaussianWindow, mse, msSsim, msSsimDb, MSSSIM_MIN_SIZE, MSSSIM_WEIGHTS, pchip, psnr, qualityAtRate, type Pchip, type RateRange, type RdPoint } from './metrics/index.js';
 export { colourSamples, copyReconstruction, interleaveAlpha, type PixelLayout, type PixelRect, type ReconstructionRegion } from './pixels.js';
 export { architectureMargins, modelMargins, planTiles, type ArchitectureSummary, type Rect, type Tile, type TileMargins } from './tiling.js';
+export { familyMember, familyMemberByFingerprint, isFamilyJson, parseFamily, MAX_FAMILY_MEMBERS, type FamilyMember, type ModelFamily } from './family.js';

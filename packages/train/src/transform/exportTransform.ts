@@ -220,7 +220,10 @@ export async function exportTransformFamily(cfg: TransformConfig, weights: Weigh
       dirs.push(join(target, dir));
       points.push({ quality: q, scale: cfg.qualities[q - 1], dir, fingerprint: manifest.fingerprint as string });
     }
-    const family = { format: 'dqc-family', version: 1, name: cfg.name, defaultQuality: opts.defaultQuality ?? Math.ceil(cfg.qualities.length / 2), qualities: points };
+    const n = cfg.qualities.length;
+    const defaultQuality = opts.defaultQuality ?? Math.ceil(n / 2);
+    const aliases = { low: Math.min(2, n), medium: defaultQuality, high: Math.max(1, n - 1) };
+    const family = { format: 'dqc-family', version: 1, name: cfg.name, defaultQuality, aliases, qualities: points };
     await writeFile(join(tmp, 'family.json'), `${JSON.stringify(family, null, 2)}\n`);
     await rm(target, { recursive: true, force: true });
     await rename(tmp, target);
