@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 
 const target = fileURLToPath(new URL('../models/', import.meta.url));
 const source = fileURLToPath(new URL('../../../models/default/', import.meta.url));
-const files = ['manifest.json', 'encoder.onnx', 'quantizer.onnx', 'decoder.onnx'];
+// models/default is a model family (family.json + one model directory per quality) or, for an
+// older checkout, a single model directory (manifest.json + graphs): copied whole either way.
+const required = ['family.json', 'manifest.json'];
 
 if (process.argv[2] === 'copy') {
   rmSync(target, { recursive: true, force: true });
-  for (const f of files) {
-    if (!existsSync(source + f)) throw new Error(`packModel: ${source + f} is missing`);
-    cpSync(source + f, `${target}default/${f}`);
-  }
+  if (!required.some((f) => existsSync(source + f))) throw new Error(`packModel: ${source} holds neither family.json nor manifest.json`);
+  cpSync(source, `${target}default/`, { recursive: true, filter: (src) => !/\/\./.test(src.slice(source.length)) });
 } else if (process.argv[2] === 'remove') {
   rmSync(target, { recursive: true, force: true });
 } else {
