@@ -9,6 +9,8 @@ export interface DecodedForScripts {
   /** WebGPU adapter, e.g. "google swiftshader"; null on WASM. */
   adapter: string | null;
   fallbackReason: string | null;
+  /** The model that decoded the file (with a family: the member, with its quality). */
+  model: { name: string; quality?: number };
   /** Whole call (preview included when there is one). */
   ms: number;
   timings: DecodeResult['timings'];

@@ -3,7 +3,7 @@
  * image, with its size, bits per pixel, provider and decode time; the original alongside when the
  * server has it (samples) or when it is dropped together with the .dqc.
  *
- * Query parameters: ?model=<model dir URL> (default ./model/), ?provider=auto|webgpu|wasm,
+ * Query parameters: ?model=<model or model family dir URL> (default ./model/), ?provider=auto|webgpu|wasm,
  * ?worker=0 to decode on the page's thread (default: in a Web Worker, so the page never freezes).
  * window.dqcDemo exposes the library and a decode helper to scripts (the browser test uses it).
  */
@@ -92,6 +92,7 @@ function showStats(name: string, d: WebDecoder, preview: DecodeResult | null, r:
     ['image', `${r.width}×${r.height}, ${['', 'grey', 'grey + alpha', 'RGB', 'RGBA'][r.channels]} (padded ${r.header.paddedWidth}×${r.header.paddedHeight})`],
     ['size', `${kb(r.fileBytes)} — ${r.bpp.toFixed(3)} bits per pixel`],
     ['levels', `${r.levelsUsed} of ${r.totalLevels} (${r.header.levels.map((l) => `${l.w}×${l.h}×${l.M}, K=${l.K}: ${kb(l.streamLength)}`).join('; ')})`],
+    ['model', `${r.model.name}${r.model.quality !== undefined ? ` (quality ${r.model.quality} of model family ${d.family?.name})` : ''}`],
     ['provider', `${r.provider}${d.adapterInfo ? ` (${d.adapterInfo})` : ''}${d.fallbackReason ? ` — ${d.fallbackReason}` : ''}`],
     ['preview', preview ? `${preview.ms.toFixed(0)} ms (top level only, first ${kb(preview.header.levels[0].streamOffset + preview.header.levels[0].streamLength)} of the file)` : '—'],
     ['decode', `${r.ms.toFixed(0)} ms in all; this pass: entropy ${r.timings.entropy.toFixed(0)} ms, graph ${r.timings.inference.toFixed(0)} ms, pixels ${r.timings.pixels.toFixed(0)} ms`],
@@ -220,6 +221,7 @@ async function decodeUrl(url: string, provider: ProviderChoice = 'auto', options
     provider: r.provider,
     adapter: d.adapterInfo,
     fallbackReason: d.fallbackReason,
+    model: { name: r.model.name, quality: r.model.quality },
     ms: r.ms,
     timings: r.timings,
     bpp: r.bpp,
@@ -233,8 +235,12 @@ const ready = (async () => {
   try {
     const d = await decoderFor(providerSelect.value as ProviderChoice);
     const m = d.info;
+    const f = d.family;
+    const what = m
+      ? `Model “${m.name}” (${m.levels.map((l) => `stride ${l.stride}: M=${l.M}, K=${l.K}`).join('; ')}), fingerprint ${m.fingerprint.slice(0, 12)}…`
+      : `Model family “${f?.name}” (${f?.qualities.length} qualities; each file's member is loaded when first decoded)`;
     $<HTMLDivElement>('model').textContent =
-      `Model “${m.name}” (${m.levels.map((l) => `stride ${l.stride}: M=${l.M}, K=${l.K}`).join('; ')}), fingerprint ${m.fingerprint.slice(0, 12)}…, ` +
+      `${what}, ` +
       `running on ${d.provider}${d.worker ? ' in a Web Worker' : ''}${d.adapterInfo ? ` (${d.adapterInfo})` : ''}${d.fallbackReason ? ` — ${d.fallbackReason}` : ''}.`;
   } catch (e) {
     $<HTMLDivElement>('model').textContent = `The model could not be loaded: ${describeError(e)}`;

@@ -2,11 +2,14 @@
  * The demo's tiny static server (Node only; also used by the browser test):
  *
  *   /                      the built demo (demo/dist, from `vite build`)
- *   /model/…               manifest.json and the decoder graph of a model directory (nothing else)
+ *   /model/…               manifest.json and the decoder graph of a model directory; for a model
+ *                          family (models/default), family.json and each member's manifest.json
+ *                          and decoder graph (nothing else)
  *   /samples/index.json    the sample list; /samples/<name>.dqc and the originals /samples/<name>.png
  *   …                      `extra` files (tests)
  *
- * The samples are the repository's samples/*.png encoded with the model by the Node codec, cached
+ * The samples are the repository's samples/*.png encoded with the model (a family's default
+ * member) by the Node codec, cached
  * under node_modules/.cache/dqcodec-web-demo/<fingerprint>/. `?slow=1` on a .dqc sends it in small
  * chunks with pauses, to watch the progressive preview arrive before the rest of the file.
  * Pages are served cross-origin isolated (COOP/COEP) so that onnxruntime-web may use WASM threads.
@@ -17,11 +20,34 @@ import type { AddressInfo } from 'node:net';
 import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { familyMember, parseFamily } from '@dqcodec/core';
 
 export const demoDir = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(demoDir, '../../..');
 export const defaultModelDir = join(repoRoot, 'models/default');
 export const defaultSampleImages = join(repoRoot, 'samples');
+
+/** The model directory the Node codec encodes with: the directory itself, or a family's default member. */
+export function encodingModelDir(modelDir: string): string {
+  const familyPath = join(modelDir, 'family.json');
+  if (!existsSync(familyPath)) return modelDir;
+  const family = parseFamily(JSON.parse(readFileSync(familyPath, 'utf8')));
+  return join(modelDir, familyMember(family).dir);
+}
+
+/** The files the browser may fetch from a model (or model family) directory, relative to it. */
+export function browserModelFiles(modelDir: string): Set<string> {
+  const graphOf = (dir: string): string => (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { graphs?: { decoder?: string } }).graphs?.decoder ?? 'decoder.onnx';
+  const familyPath = join(modelDir, 'family.json');
+  if (!existsSync(familyPath)) return new Set(['manifest.json', graphOf(modelDir)]);
+  const family = parseFamily(JSON.parse(readFileSync(familyPath, 'utf8')));
+  const files = new Set(['family.json']);
+  for (const m of family.qualities) {
+    files.add(`${m.dir}/manifest.json`);
+    files.add(`${m.dir}/${graphOf(join(modelDir, m.dir))}`);
+  }
+  return files;
+}
 
 export interface SampleFile {
   name: string;
@@ -48,6 +74,7 @@ export async function buildDemo(): Promise<string> {
  * .dqc files are cached per model fingerprint.
  */
 export async function prepareSamples(modelDir = defaultModelDir, imageDir = defaultSampleImages, cacheRoot = join(repoRoot, 'node_modules/.cache/dqcodec-web-demo')): Promise<SampleFile[]> {
+  modelDir = encodingModelDir(modelDir);
   const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')) as { fingerprint: string };
   const cache = join(cacheRoot, manifest.fingerprint.slice(0, 16));
   mkdirSync(cache, { recursive: true });
@@ -96,7 +123,7 @@ export interface DemoServerOptions {
   host?: string;
   /** The built page (default demo/dist). */
   distDir?: string;
-  /** Model directory served under /model/ (default models/default). */
+  /** Model or model family directory served under /model/ (default models/default, a family). */
   modelDir?: string;
   samples?: SampleFile[];
   /** More files by URL path, e.g. { '/test/page.html': '…' } or a file path via { path }. */
@@ -149,8 +176,7 @@ function inside(dir: string, sub: string): string | null {
 export async function startDemoServer(opts: DemoServerOptions = {}): Promise<DemoServer> {
   const dist = resolve(opts.distDir ?? join(demoDir, 'dist'));
   const modelDir = resolve(opts.modelDir ?? defaultModelDir);
-  const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')) as { graphs?: { decoder?: string } };
-  const modelFiles = new Set(['manifest.json', manifest.graphs?.decoder ?? 'decoder.onnx']);
+  const modelFiles = browserModelFiles(modelDir);
   const samples = opts.samples ?? [];
   const isolate = opts.crossOriginIsolated ?? true;
   const dirs = Object.entries(opts.dirs ?? {}).map(([prefix, dir]) => [prefix, resolve(dir)] as const);

@@ -10,10 +10,31 @@
  * reports that preview first and then the full image; `decodeProgressive(url)` does the same while
  * the file is still downloading, starting the preview as soon as the header and the top level's
  * stream have arrived.
+ *
+ * Model families (family.json): FamilyDecoder reads each file's header, picks the member whose
+ * fingerprint it records, and loads that member's manifest and decoder graph on first use (one
+ * session per member, cached), then decodes with it exactly as a single-model decoder would.
  */
-import { checkHeaderFitsModel, copyReconstruction, decodeIndices, interleaveAlpha, DqcError, limitsForModel, modelMargins, planTiles, readHeader, type ContainerLimits, type DqcHeader, type Manifest, type TileMargins } from '@dqcodec/core';
+import {
+  checkHeaderFitsModel,
+  copyReconstruction,
+  decodeIndices,
+  DEFAULT_MAX_PIXELS,
+  familyMemberByFingerprint,
+  interleaveAlpha,
+  DqcError,
+  limitsForModel,
+  modelMargins,
+  planTiles,
+  readHeader,
+  type ContainerLimits,
+  type DqcHeader,
+  type Manifest,
+  type ModelFamily,
+  type TileMargins,
+} from '@dqcodec/core';
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
-import { loadModel, type DecoderIo, type LoadedModel, type ModelSource } from './model.js';
+import { loadFamilyMember, resolveModel, type DecoderIo, type LoadedFamily, type LoadedModel, type ModelSource } from './model.js';
 import type { RgbaImage } from './pixels.js';
 import { configureOrt, findWebGpuAdapter, softwareAdapter, type GpuAdapterLike, type Ort, type OrtBuild, type WasmPaths } from './runtime.js';
 
@@ -26,7 +47,12 @@ export type ProviderChoice = 'auto' | Provider;
 export const DEFAULT_TILE_SIZE = 1024;
 
 export interface CreateDecoderOptions {
-  /** The model directory's URL (or its manifest.json URL), or the files themselves. */
+  /**
+   * The model: a model family's directory URL (or its family.json URL), a single model's directory
+   * URL (or its manifest.json URL), or a single model's files. For a family only family.json is
+   * fetched here; each member's manifest.json and decoder graph are fetched when the first file of
+   * that member is decoded.
+   */
   model: ModelSource;
   /**
    * 'auto' (default): WebGPU when navigator.gpu yields a hardware adapter and the WebGPU session
@@ -110,6 +136,8 @@ export interface DecodeResult extends RgbaImage {
   fileBytes: number;
   bpp: number;
   header: DqcHeader;
+  /** The model that decoded the file (with a family: the member the file's fingerprint named). */
+  model: ModelInfo;
 }
 
 /** What decodeProgressive reads: bytes, a Blob/File, a fetch Response, a byte stream, or a URL to fetch. */
@@ -118,6 +146,8 @@ export type ByteSource = Uint8Array | ArrayBuffer | Blob | Response | ReadableSt
 export interface ModelInfo {
   name: string;
   fingerprint: string;
+  /** The member's quality (1 = smallest files) when the model is a member of a family. */
+  quality?: number;
   /** Levels bottom first, as in the manifest. */
   levels: Manifest['levels'];
   totalStride: number;
@@ -164,8 +194,10 @@ function sessionError(provider: Provider, e: unknown): WebDecoderError {
 export interface WebDecoder {
   /** The execution provider actually used: 'webgpu' or 'wasm'. */
   readonly provider: Provider;
-  /** The validated manifest. */
-  readonly manifest: Manifest;
+  /** The validated manifest; null for a family (each member has its own: see DecodeResult.model). */
+  readonly manifest: Manifest | null;
+  /** The validated family.json when the decoder was created for a model family, else null. */
+  readonly family: ModelFamily | null;
   /** Why 'auto' did not give WebGPU (null when it did, or when a provider was named). */
   readonly fallbackReason: string | null;
   /** The WebGPU adapter's vendor/architecture when WebGPU is used (e.g. "nvidia ampere"). */
@@ -174,7 +206,8 @@ export interface WebDecoder {
   readonly tileSize: number;
   /** Whether decoding runs in a Web Worker (CreateDecoderOptions.worker). */
   readonly worker: boolean;
-  readonly info: ModelInfo;
+  /** The single model's name, fingerprint and levels; null for a family. */
+  readonly info: ModelInfo | null;
   /** Release the onnxruntime session (and the worker); later calls reject with WebDecoderError('ABORTED'). */
   dispose(): Promise<void>;
   /** Read a .dqc header (no decoding): size, channels, levels and where each stream lies. */
@@ -226,7 +259,7 @@ export function nextPaint(): Promise<void> {
 }
 
 /** A clearer error for an HTML page where a .dqc file was expected (a missing file behind an SPA fallback). */
-function htmlHint(e: unknown, bytes: Uint8Array, what: string): unknown {
+export function htmlHint(e: unknown, bytes: Uint8Array, what: string): unknown {
   if (!(e instanceof DqcError) || e.code !== 'BAD_MAGIC') return e;
   const head = new TextDecoder().decode(bytes.subarray(0, 64)).replace(/^\uFEFF/, '').trimStart().toLowerCase();
   if (!head.startsWith('<')) return e;
@@ -247,7 +280,7 @@ export async function createLocalDecoder(options: CreateDecoderOptions, loadOrt:
   const decoderSettings: DecoderSettings = { tileSize, limits: options.limits, fetch: fetchFn };
 
   // The model download, the WebGPU probe and the runtime import run in parallel.
-  const modelP = loadModel(options.model, options.signal, fetchFn);
+  const modelP = resolveModel(options.model, options.signal, fetchFn);
   const gpuP = choice === 'wasm' ? Promise.resolve({ adapter: null, reason: "provider 'wasm' was requested" }) : findWebGpuAdapter(options.adapterTimeoutMs ?? 5000);
   const ortFor = (build: Provider): Promise<Ort> => {
     const p = options.ort ? Promise.resolve(options.ort) : loadOrt(build);
@@ -265,9 +298,33 @@ export async function createLocalDecoder(options: CreateDecoderOptions, loadOrt:
   const build: Provider = gpu.adapter ? 'webgpu' : 'wasm';
   const ortP = ortFor(build);
   ortP.catch(() => undefined);
-  const model = await modelP;
+  const resolved = await modelP;
   aborted(options.signal, 'loading the model');
   const settings = { wasmPaths: options.wasmPaths, numThreads: options.numThreads };
+  const wasmRuntime = async (): Promise<Ort> => {
+    const o = await ortFor('wasm');
+    configureOrt(o, settings, null);
+    return o;
+  };
+
+  if ('family' in resolved) {
+    // No session yet: each member's is created when a file of that member first comes.
+    const common = { family: resolved, settings: decoderSettings, sessionTimeout, fetch: fetchFn };
+    if (build === 'wasm') return new FamilyDecoder({ ...common, ort: await wasmRuntime(), provider: 'wasm', fallbackReason: choice === 'auto' ? gpu.reason : null, adapter: null, wasmFallback: null });
+    let ort: Ort;
+    try {
+      ort = await ortP;
+      configureOrt(ort, settings, gpu.adapter);
+    } catch (e) {
+      const failure = sessionError('webgpu', e);
+      if (choice === 'webgpu' || options.ort) throw failure;
+      return new FamilyDecoder({ ...common, ort: await wasmRuntime(), provider: 'wasm', fallbackReason: `the WebGPU runtime failed to load: ${failure.message}`, adapter: null, wasmFallback: null });
+    }
+    // 'auto' without an `ort` module: should a member's WebGPU session fail, all members go to the WASM-only build (see below).
+    const wasmFallback = choice === 'auto' && !options.ort ? wasmRuntime : null;
+    return new FamilyDecoder({ ...common, ort, provider: 'webgpu', fallbackReason: null, adapter: gpu.adapter, wasmFallback });
+  }
+  const model = resolved;
 
   if (build === 'wasm') {
     const ort = await ortP;
@@ -309,11 +366,281 @@ interface DecoderSettings {
   fetch?: typeof fetch;
 }
 
+/** The limits a header is read with before its model is known (a family): the pixel limit, and the format's index limit. */
+function familyLimits(opts: ContainerLimits = {}): Required<ContainerLimits> {
+  return { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, maxIndices: opts.maxIndices ?? 2 ** 28 };
+}
+
+/** `levels` as a family decoder can check it before the member is known. */
+function checkLevelsArg(levels: number | undefined): void {
+  if (levels !== undefined && (!Number.isInteger(levels) || levels < 1)) throw new WebDecoderError('BAD_ARGUMENT', `levels must be a positive integer (got ${levels})`);
+}
+
+/** A byte stream for a decodeProgressive source that is not bytes (fetching URLs with `fetchFn`). */
+async function openByteStream(source: Exclude<ByteSource, Uint8Array | ArrayBuffer>, signal: AbortSignal | undefined, fetchFn: typeof fetch | undefined): Promise<ReadableStream<Uint8Array>> {
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return source;
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return source.stream() as ReadableStream<Uint8Array>;
+  let res: Response;
+  if (typeof Response !== 'undefined' && source instanceof Response) res = source;
+  else if (typeof source === 'string' || source instanceof URL) {
+    if (!fetchFn) throw new WebDecoderError('FETCH_FAILED', 'this environment has no fetch()');
+    let url: URL;
+    try {
+      url = new URL(source, (globalThis as { location?: { href?: string } }).location?.href);
+    } catch {
+      throw new WebDecoderError('BAD_ARGUMENT', `${String(source)} is not a URL`);
+    }
+    try {
+      res = await fetchFn(url, { signal });
+    } catch (e) {
+      if (signal?.aborted) throw new WebDecoderError('ABORTED', 'decoding was aborted', { cause: e });
+      throw new WebDecoderError('FETCH_FAILED', `cannot fetch ${url.href}: ${firstLine(e)}`, { cause: e });
+    }
+    if (!res.ok) throw new WebDecoderError('FETCH_FAILED', `cannot fetch ${url.href}: HTTP ${res.status} ${res.statusText}`.trim());
+  } else {
+    throw new WebDecoderError('BAD_ARGUMENT', 'decodeProgressive needs a URL, Response, ReadableStream, Blob, Uint8Array or ArrayBuffer');
+  }
+  if (!res.body) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes);
+        c.close();
+      },
+    });
+  }
+  return res.body as ReadableStream<Uint8Array>;
+}
+
+interface FamilyDecoderInit {
+  family: LoadedFamily;
+  ort: Ort;
+  provider: Provider;
+  fallbackReason: string | null;
+  adapter: GpuAdapterLike | null;
+  /** With 'auto' on WebGPU: the WASM-only runtime to move to should a WebGPU session fail (null: no fallback). */
+  wasmFallback: (() => Promise<Ort>) | null;
+  settings: DecoderSettings;
+  sessionTimeout: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * The decoder for a model family (on this thread; also what the worker runs): one LocalDecoder per
+ * member, created on first use from the member's manifest.json and decoder graph and cached, so a
+ * page that decodes files of three qualities loads three decoder graphs.
+ */
+export class FamilyDecoder implements WebDecoder {
+  readonly worker = false;
+  readonly manifest = null;
+  readonly info = null;
+  readonly family: ModelFamily;
+  readonly adapterInfo: string | null;
+  readonly tileSize: number;
+  private ort: Ort;
+  private currentProvider: Provider;
+  private reason: string | null;
+  private wasmFallback: (() => Promise<Ort>) | null;
+  private readonly limits: Required<ContainerLimits>;
+  private readonly members = new Map<number, Promise<LocalDecoder>>();
+  /** Session creation, one member at a time (a WebGPU failure moves every later member to WASM). */
+  private sessions: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  /** @internal Use createDecoder(). */
+  constructor(private readonly init: FamilyDecoderInit) {
+    this.family = init.family.family;
+    this.ort = init.ort;
+    this.currentProvider = init.provider;
+    this.reason = init.fallbackReason;
+    this.wasmFallback = init.wasmFallback;
+    const info = init.provider === 'webgpu' ? init.adapter?.info : undefined;
+    this.adapterInfo = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown adapter' : null;
+    this.tileSize = init.settings.tileSize;
+    this.limits = familyLimits(init.settings.limits);
+  }
+
+  /** The execution provider: the one members' sessions are created on ('wasm' after a WebGPU session failed under 'auto'). */
+  get provider(): Provider {
+    return this.currentProvider;
+  }
+
+  get fallbackReason(): string | null {
+    return this.reason;
+  }
+
+  /** Qualities of the members loaded so far (or loading), in load order. */
+  get loadedQualities(): number[] {
+    return [...this.members.keys()];
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const members = [...this.members.values()];
+    this.members.clear();
+    await Promise.all(members.map((p) => p.then((d) => d.dispose(), () => undefined)));
+  }
+
+  readHeader(bytes: Uint8Array | ArrayBuffer): DqcHeader {
+    return readHeader(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), this.limits);
+  }
+
+  async decode(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<DecodeResult> {
+    const t0 = now();
+    this.checkOpen();
+    if (!(bytes instanceof Uint8Array) && !(bytes instanceof ArrayBuffer)) {
+      throw new WebDecoderError('BAD_ARGUMENT', 'decode() needs the .dqc file as a Uint8Array or ArrayBuffer (use decodeProgressive for URLs, Blobs and streams)');
+    }
+    checkLevelsArg(options.levels);
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    let header: DqcHeader;
+    try {
+      header = this.readHeader(data);
+    } catch (e) {
+      throw htmlHint(e, data, 'the data');
+    }
+    const member = await this.memberFor(header, options.signal);
+    return member.decode(data, options, t0);
+  }
+
+  async decodeProgressive(source: ByteSource, options: DecodeOptions = {}): Promise<DecodeResult> {
+    const t0 = now();
+    if (source instanceof Uint8Array || source instanceof ArrayBuffer) return this.decode(source, options);
+    this.checkOpen();
+    checkLevelsArg(options.levels);
+    const what = typeof source === 'string' || source instanceof URL ? String(source) : 'the source';
+    const stream = await openByteStream(source, options.signal, this.init.fetch);
+    const reader = stream.getReader();
+    const onAbort = (): void => void reader.cancel().catch(() => undefined);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let handedOver = false;
+    try {
+      // Read until the header (which names the member) has arrived.
+      let buf = new Uint8Array(0);
+      let header: DqcHeader | null = null;
+      let done = false;
+      while (!header && !done) {
+        aborted(options.signal, 'decoding');
+        const next = await reader.read();
+        done = next.done;
+        if (next.value) {
+          const bigger = new Uint8Array(buf.length + next.value.length);
+          bigger.set(buf);
+          bigger.set(next.value, buf.length);
+          buf = bigger;
+        }
+        try {
+          header = this.readHeader(buf);
+        } catch (e) {
+          if (done || !(e instanceof DqcError && e.code === 'TRUNCATED')) throw htmlHint(e, buf, what);
+        }
+      }
+      aborted(options.signal, 'decoding');
+      const member = await this.memberFor(header!, options.signal);
+      // The member decodes the bytes read so far, then the rest of the stream.
+      const head = buf;
+      const rest = new ReadableStream<Uint8Array>({
+        start(c) {
+          if (head.length > 0) c.enqueue(head);
+          if (done) c.close();
+        },
+        async pull(c) {
+          const next = await reader.read();
+          if (next.done) c.close();
+          else c.enqueue(next.value);
+        },
+        cancel(reason) {
+          return reader.cancel(reason);
+        },
+      });
+      options.signal?.removeEventListener('abort', onAbort);
+      handedOver = true;
+      return await member.decodeProgressive(rest, options, t0);
+    } catch (e) {
+      if (!handedOver) await reader.cancel().catch(() => undefined);
+      if (options.signal?.aborted && !(e instanceof WebDecoderError && e.code === 'ABORTED')) throw new WebDecoderError('ABORTED', 'decoding was aborted', { cause: e });
+      throw e;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new WebDecoderError('ABORTED', 'the decoder was disposed');
+  }
+
+  /** The member that made this file (loaded on first use), or MODEL_MISMATCH naming the family. */
+  private async memberFor(header: DqcHeader, signal: AbortSignal | undefined): Promise<LocalDecoder> {
+    const member = familyMemberByFingerprint(this.family, header.fingerprint);
+    if (!member) {
+      const fp = header.fingerprint.length > 24 ? `${header.fingerprint.slice(0, 16)}…` : header.fingerprint;
+      throw new DqcError('MODEL_MISMATCH', `file was encoded by another model (fingerprint ${fp}; none of the ${this.family.qualities.length} members of the loaded model family ${this.family.name} has it)`);
+    }
+    let p = this.members.get(member.quality);
+    if (!p) {
+      const loading = this.loadMember(member.quality);
+      p = loading;
+      this.members.set(member.quality, loading);
+      // A failed load is forgotten, so that the next file of this member tries again.
+      loading.catch(() => {
+        if (this.members.get(member.quality) === loading) this.members.delete(member.quality);
+      });
+    }
+    const d = await (signal ? Promise.race([p, new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new WebDecoderError('ABORTED', 'decoding was aborted'));
+      signal.addEventListener('abort', () => reject(new WebDecoderError('ABORTED', 'decoding was aborted')), { once: true });
+    })]) : p);
+    this.checkOpen();
+    return d;
+  }
+
+  private async loadMember(quality: number): Promise<LocalDecoder> {
+    const member = this.family.qualities[quality - 1];
+    // Not tied to one decode's signal: other decodes may wait for the same member.
+    const model = await loadFamilyMember(this.init.family, member, undefined, this.init.fetch);
+    this.checkOpen();
+    const next = this.sessions.then(() => this.createMemberSession(model));
+    this.sessions = next.catch(() => undefined);
+    const { ort, session, provider } = await next;
+    const d = new LocalDecoder(ort, session, provider, model, null, this.init.adapter, this.init.settings);
+    if (this.disposed) {
+      await d.dispose();
+      throw new WebDecoderError('ABORTED', 'the decoder was disposed');
+    }
+    return d;
+  }
+
+  private async createMemberSession(model: LoadedModel): Promise<{ ort: Ort; session: Session; provider: Provider }> {
+    const timeout = this.init.sessionTimeout;
+    if (this.currentProvider === 'webgpu') {
+      try {
+        const session = await createSession(this.ort, model, 'webgpu', timeout);
+        this.wasmFallback = null; // WebGPU works: members stay on it
+        return { ort: this.ort, session, provider: 'webgpu' };
+      } catch (e) {
+        const failure = sessionError('webgpu', e);
+        if (!this.wasmFallback || failure.code === 'MODEL_INVALID') throw failure;
+        // As createDecoder does for a single model: the WASM-only build, for this and every later member.
+        this.ort = await this.wasmFallback();
+        this.wasmFallback = null;
+        this.currentProvider = 'wasm';
+        this.reason = `the WebGPU session failed: ${failure.message}`;
+      }
+    }
+    const session = await createSession(this.ort, model, 'wasm', timeout).catch((e: unknown) => {
+      throw sessionError('wasm', e);
+    });
+    return { ort: this.ort, session, provider: 'wasm' };
+  }
+}
+
 /** The decoder on this thread (createDecoder without `worker`; also what the worker runs). */
 export class LocalDecoder implements WebDecoder {
   readonly worker = false;
   /** The validated manifest. */
   readonly manifest: Manifest;
+  readonly family = null;
   /** Why 'auto' did not give WebGPU (null when it did, or when a provider was named). */
   readonly fallbackReason: string | null;
   /** The WebGPU adapter's vendor/architecture when WebGPU is used (e.g. "google swiftshader"). */
@@ -351,7 +678,9 @@ export class LocalDecoder implements WebDecoder {
 
   get info(): ModelInfo {
     const m = this.manifest;
-    return { name: m.name, fingerprint: m.fingerprint, levels: m.levels, totalStride: m.totalStride };
+    const info: ModelInfo = { name: m.name, fingerprint: m.fingerprint, levels: m.levels, totalStride: m.totalStride };
+    if (this.model.quality !== undefined) info.quality = this.model.quality;
+    return info;
   }
 
   /** Release the onnxruntime session; later calls reject with WebDecoderError('ABORTED'). */
@@ -371,8 +700,7 @@ export class LocalDecoder implements WebDecoder {
    * Decode a complete .dqc file. With onProgress, the top-level preview is reported first, then
    * the final image (which the promise also resolves with).
    */
-  async decode(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<DecodeResult> {
-    const t0 = now();
+  async decode(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}, t0 = now()): Promise<DecodeResult> {
     const data = this.bytesOf(bytes);
     let header: DqcHeader;
     try {
@@ -396,12 +724,11 @@ export class LocalDecoder implements WebDecoder {
    * the top stream have arrived, the final image when everything has. Accepts a URL (fetched),
    * a Response, a ReadableStream, a Blob/File, or bytes.
    */
-  async decodeProgressive(source: ByteSource, options: DecodeOptions = {}): Promise<DecodeResult> {
-    const t0 = now();
-    if (source instanceof Uint8Array || source instanceof ArrayBuffer) return this.decode(source, options);
+  async decodeProgressive(source: ByteSource, options: DecodeOptions = {}, t0 = now()): Promise<DecodeResult> {
+    if (source instanceof Uint8Array || source instanceof ArrayBuffer) return this.decode(source, options, t0);
     this.checkOpen();
     const n = this.levelCount(options.levels);
-    const stream = await this.openStream(source, options.signal);
+    const stream = await openByteStream(source, options.signal, this.settings.fetch);
     const reader = stream.getReader();
     const onAbort = (): void => void reader.cancel().catch(() => undefined);
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -512,42 +839,6 @@ export class LocalDecoder implements WebDecoder {
     return header;
   }
 
-  private async openStream(source: Exclude<ByteSource, Uint8Array | ArrayBuffer>, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array>> {
-    if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return source;
-    if (typeof Blob !== 'undefined' && source instanceof Blob) return source.stream() as ReadableStream<Uint8Array>;
-    let res: Response;
-    if (typeof Response !== 'undefined' && source instanceof Response) res = source;
-    else if (typeof source === 'string' || source instanceof URL) {
-      const fetchFn = this.settings.fetch;
-      if (!fetchFn) throw new WebDecoderError('FETCH_FAILED', 'this environment has no fetch()');
-      let url: URL;
-      try {
-        url = new URL(source, (globalThis as { location?: { href?: string } }).location?.href);
-      } catch {
-        throw new WebDecoderError('BAD_ARGUMENT', `${String(source)} is not a URL`);
-      }
-      try {
-        res = await fetchFn(url, { signal });
-      } catch (e) {
-        if (signal?.aborted) throw new WebDecoderError('ABORTED', 'decoding was aborted', { cause: e });
-        throw new WebDecoderError('FETCH_FAILED', `cannot fetch ${url.href}: ${firstLine(e)}`, { cause: e });
-      }
-      if (!res.ok) throw new WebDecoderError('FETCH_FAILED', `cannot fetch ${url.href}: HTTP ${res.status} ${res.statusText}`.trim());
-    } else {
-      throw new WebDecoderError('BAD_ARGUMENT', 'decodeProgressive needs a URL, Response, ReadableStream, Blob, Uint8Array or ArrayBuffer');
-    }
-    if (!res.body) {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      return new ReadableStream<Uint8Array>({
-        start(c) {
-          c.enqueue(bytes);
-          c.close();
-        },
-      });
-    }
-    return res.body as ReadableStream<Uint8Array>;
-  }
-
   /** Run the decoder graph; runs are serialised (one session, one tile's activations at a time). */
   private run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> {
     const next = this.queue.then(async () => {
@@ -652,6 +943,7 @@ export class LocalDecoder implements WebDecoder {
       fileBytes,
       bpp: (fileBytes * 8) / (width * height),
       header,
+      model: this.info,
     };
   }
 }

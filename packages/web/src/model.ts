@@ -2,11 +2,15 @@
  * The model, as the browser needs it: manifest.json (validated by the core's parseManifest) and
  * decoder.onnx. The encoder and quantizer graphs are never fetched.
  *
+ * A model family (family.json: one model directory per operating point, core family.ts) is
+ * resolved here too: only family.json is fetched up front; each member's manifest.json and
+ * decoder.onnx are fetched when a file of that member is first decoded (loadFamilyMember).
+ *
  * The manifest's fingerprint is a SHA-256 over all three graphs, so it cannot be re-computed from
  * the decoder alone; the decoder's byte size is checked against the manifest's `sizes.decoder`
  * (and its SHA-256 against `hashes.decoder` when a manifest carries one).
  */
-import { DqcError, parseManifest, type Manifest } from '@dqcodec/core';
+import { DqcError, isFamilyJson, parseFamily, parseManifest, type FamilyMember, type Manifest, type ModelFamily } from '@dqcodec/core';
 import { firstLine, WebDecoderError } from './errors.js';
 
 /** A model given as data rather than a URL (e.g. files the user picked, or bytes from a cache). */
@@ -17,7 +21,10 @@ export interface ModelFiles {
   decoder: Uint8Array | ArrayBuffer;
 }
 
-/** A model directory URL (with or without the trailing '/'), the URL of its manifest.json, or the files. */
+/**
+ * A model directory URL (with or without the trailing '/'), the URL of its manifest.json, a model
+ * family's directory URL or the URL of its family.json, or the files of a single model.
+ */
 export type ModelSource = string | URL | ModelFiles;
 
 /** Graph tensor names of decoder.onnx. */
@@ -34,6 +41,17 @@ export interface LoadedModel {
   io: DecoderIo;
   indexType: 'int32' | 'int64';
   /** Where the model came from (for messages). */
+  label: string;
+  /** The member's quality when the model is a member of a family. */
+  quality?: number;
+}
+
+/** A model family whose family.json has been fetched and validated (members are loaded on demand). */
+export interface LoadedFamily {
+  family: ModelFamily;
+  /** family.json's URL (member directories resolve against it). */
+  url: URL;
+  /** Where the family came from (for messages). */
   label: string;
 }
 
@@ -55,6 +73,30 @@ async function fetchBytes(url: URL, what: string, signal: AbortSignal | undefine
   }
 }
 
+/** The bytes at `url`, or null when the server has no such file (an HTTP error, or an HTML page where JSON was expected). */
+async function tryFetchJson(url: URL, signal: AbortSignal | undefined, fetchFn: Fetch): Promise<Uint8Array | null> {
+  let res: Response;
+  try {
+    res = await fetchFn(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw new WebDecoderError('ABORTED', `loading the model was aborted`, { cause: e });
+    return null;
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    if (signal?.aborted) throw new WebDecoderError('ABORTED', `loading the model was aborted`, { cause: e });
+    return null;
+  }
+  // Servers often answer unknown paths with their index page.
+  return /^\s*</.test(new TextDecoder().decode(bytes.subarray(0, 256))) ? null : bytes;
+}
+
 function baseUrl(): string | undefined {
   return (globalThis as { location?: { href?: string } }).location?.href;
 }
@@ -72,14 +114,14 @@ export function manifestUrl(model: string | URL): URL {
   return new URL('manifest.json', url);
 }
 
-function parseJson(data: string | Uint8Array | ArrayBuffer | object, label: string): unknown {
+function parseJson(data: string | Uint8Array | ArrayBuffer | object, label: string, file = 'manifest.json'): unknown {
   if (typeof data === 'object' && !(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) return data;
   const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
   try {
     return JSON.parse(text);
   } catch (e) {
-    if (/^\s*</.test(text)) throw new DqcError('BAD_MANIFEST', `manifest.json of ${label} is an HTML page, not JSON (wrong model URL? servers often answer unknown paths with their index page)`);
-    throw new DqcError('BAD_MANIFEST', `manifest.json of ${label} is not valid JSON (${firstLine(e)})`);
+    if (/^\s*</.test(text)) throw new DqcError('BAD_MANIFEST', `${file} of ${label} is an HTML page, not JSON (wrong model URL? servers often answer unknown paths with their index page)`);
+    throw new DqcError('BAD_MANIFEST', `${file} of ${label} is not valid JSON (${firstLine(e)})`);
   }
 }
 
@@ -132,6 +174,34 @@ export async function checkModel(json: unknown, decoderBytes: Uint8Array, label:
 
 /** Fetch (or take) manifest.json and decoder.onnx, and validate them. */
 export async function loadModel(model: ModelSource, signal?: AbortSignal, fetchFn: Fetch = globalThis.fetch?.bind(globalThis)): Promise<LoadedModel> {
+  const r = await resolveModel(model, signal, fetchFn);
+  if ('family' in r) throw new WebDecoderError('BAD_ARGUMENT', `${r.label} is a model family, not a single model`);
+  return r;
+}
+
+function familyLabel(url: URL): string {
+  return url.href.replace(/family\.json$/i, '');
+}
+
+function parseFamilyAt(json: unknown, url: URL): LoadedFamily {
+  const label = familyLabel(url);
+  try {
+    return { family: parseFamily(json), url, label };
+  } catch (e) {
+    if (e instanceof DqcError) throw new DqcError(e.code, `${e.message} (model family ${label})`);
+    throw e;
+  }
+}
+
+/**
+ * What a model source names: a single model (its manifest.json and decoder.onnx fetched and
+ * validated) or a model family (family.json fetched and validated; no member is loaded yet).
+ *
+ * A directory URL is tried as a family first (`family.json`), then as a model (`manifest.json`):
+ * one request for a family, two for a single model. A `.json` URL is fetched and is a family when
+ * its `format` says so ("dqc-family"), else a manifest.
+ */
+export async function resolveModel(model: ModelSource, signal?: AbortSignal, fetchFn: Fetch = globalThis.fetch?.bind(globalThis)): Promise<LoadedModel | LoadedFamily> {
   if (typeof model === 'object' && model !== null && !(model instanceof URL)) {
     const files = model as ModelFiles;
     if (files.manifest === undefined || files.decoder === undefined) {
@@ -143,8 +213,29 @@ export async function loadModel(model: ModelSource, signal?: AbortSignal, fetchF
   if (typeof model !== 'string' && !(model instanceof URL)) throw new WebDecoderError('BAD_ARGUMENT', 'model must be a URL or { manifest, decoder }');
   if (typeof fetchFn !== 'function') throw new WebDecoderError('MODEL_FETCH', 'this environment has no fetch(); pass the model as { manifest, decoder } bytes');
   const url = manifestUrl(model);
-  const label = url.href.replace(/manifest\.json$/, '');
-  const json = parseJson(await fetchBytes(url, 'manifest.json', signal, fetchFn), label);
+  if (/\/manifest\.json$/.test(url.pathname) && !/\.json$/i.test(new URL(model, baseUrl()).pathname)) {
+    // A directory: a family's, or a single model's.
+    const familyUrl = new URL('family.json', url);
+    const bytes = await tryFetchJson(familyUrl, signal, fetchFn);
+    if (bytes) return parseFamilyAt(parseJson(bytes, familyLabel(familyUrl), 'family.json'), familyUrl);
+    const label = url.href.replace(/manifest\.json$/, '');
+    let manifestBytes: Uint8Array;
+    try {
+      manifestBytes = await fetchBytes(url, 'manifest.json', signal, fetchFn);
+    } catch (e) {
+      if (e instanceof WebDecoderError && e.code === 'MODEL_FETCH') throw new WebDecoderError('MODEL_FETCH', `${e.message} (nor a family.json: ${label} is neither a model nor a model family directory)`, { cause: e });
+      throw e;
+    }
+    return loadFromManifest(parseJson(manifestBytes, label), url, label, signal, fetchFn);
+  }
+  const isFamilyFile = /\/family\.json$/i.test(url.pathname);
+  const label = isFamilyFile ? familyLabel(url) : url.href.replace(/manifest\.json$/, '');
+  const json = parseJson(await fetchBytes(url, url.pathname.split('/').pop() ?? 'manifest.json', signal, fetchFn), label, isFamilyFile ? 'family.json' : 'manifest.json');
+  if (isFamilyFile || isFamilyJson(json)) return parseFamilyAt(json, url);
+  return loadFromManifest(json, url, label, signal, fetchFn);
+}
+
+async function loadFromManifest(json: unknown, url: URL, label: string, signal: AbortSignal | undefined, fetchFn: Fetch): Promise<LoadedModel> {
   let graph: URL;
   try {
     const m = parseManifest(json);
@@ -155,4 +246,23 @@ export async function loadModel(model: ModelSource, signal?: AbortSignal, fetchF
   }
   const bytes = await fetchBytes(graph, 'the decoder graph', signal, fetchFn);
   return checkModel(json, bytes, label);
+}
+
+/**
+ * Fetch and validate one member of a family: `<dir>/manifest.json` and its decoder graph, next to
+ * family.json. The member's manifest must carry the fingerprint family.json lists for it.
+ */
+export async function loadFamilyMember(family: LoadedFamily, member: FamilyMember, signal?: AbortSignal, fetchFn: Fetch = globalThis.fetch?.bind(globalThis)): Promise<LoadedModel> {
+  if (typeof fetchFn !== 'function') throw new WebDecoderError('MODEL_FETCH', 'this environment has no fetch()');
+  const url = new URL(`${member.dir}/manifest.json`, family.url);
+  const label = `${url.href.replace(/manifest\.json$/, '')} (quality ${member.quality} of model family ${family.family.name})`;
+  const json = parseJson(await fetchBytes(url, 'manifest.json', signal, fetchFn), label);
+  const model = await loadFromManifest(json, url, label, signal, fetchFn);
+  if (model.manifest.fingerprint !== member.fingerprint) {
+    throw new WebDecoderError(
+      'MODEL_INVALID',
+      `model ${label}: its manifest's fingerprint ${model.manifest.fingerprint.slice(0, 16)}… is not the ${member.fingerprint.slice(0, 16)}… family.json lists (the family's files are from different exports)`,
+    );
+  }
+  return { ...model, quality: member.quality };
 }

@@ -1,5 +1,5 @@
 /** Messages between WorkerDecoder (page) and worker.ts (Web Worker). Internal. */
-import { DqcError, type DqcErrorCode, type Manifest } from '@dqcodec/core';
+import { DqcError, type DqcErrorCode, type Manifest, type ModelFamily } from '@dqcodec/core';
 import type { CreateDecoderOptions, DecodeResult, Provider } from './decoder.js';
 import { WebDecoderError, type WebDecoderErrorCode } from './errors.js';
 import type { ModelSource } from './model.js';
@@ -35,7 +35,9 @@ export type ToWorker =
 
 export interface CreatedInfo {
   provider: Provider;
-  manifest: Manifest;
+  /** null for a family. */
+  manifest: Manifest | null;
+  family: ModelFamily | null;
   fallbackReason: string | null;
   adapterInfo: string | null;
   tileSize: number;

@@ -3,7 +3,7 @@
  * keeps only the message plumbing, onProgress callbacks and header reading; results and errors are
  * the same as on the page's thread (errors are rebuilt with their class and code).
  */
-import { limitsForModel, readHeader, type ContainerLimits, type DqcHeader, type Manifest } from '@dqcodec/core';
+import { DEFAULT_MAX_PIXELS, limitsForModel, readHeader, type ContainerLimits, type DqcHeader, type Manifest, type ModelFamily } from '@dqcodec/core';
 import { checkOptions, type ByteSource, type CreateDecoderOptions, type DecodeOptions, type DecodeResult, type ModelInfo, type Provider, type WebDecoder } from './decoder.js';
 import { firstLine, withTimeout, WebDecoderError } from './errors.js';
 import { deserializeError, type CreatedInfo, type DecodeRequestOptions, type FromWorker, type ToWorker, type WorkerCreateOptions } from './protocol.js';
@@ -135,7 +135,8 @@ async function startDecoder(build: OrtBuild, createOptions: WorkerCreateOptions,
 class WorkerDecoder implements WebDecoder {
   readonly worker = true;
   readonly provider: Provider;
-  readonly manifest: Manifest;
+  readonly manifest: Manifest | null;
+  readonly family: ModelFamily | null;
   readonly fallbackReason: string | null;
   readonly adapterInfo: string | null;
   readonly tileSize: number;
@@ -152,10 +153,12 @@ class WorkerDecoder implements WebDecoder {
   ) {
     this.provider = info.provider;
     this.manifest = info.manifest;
+    this.family = info.family;
     this.fallbackReason = info.fallbackReason;
     this.adapterInfo = info.adapterInfo;
     this.tileSize = info.tileSize;
-    this.limits = limitsForModel(info.manifest, limits);
+    // A family's member is known only from a file's header: read it with the pixel limit and the format's index limit (the worker checks the rest).
+    this.limits = info.manifest ? limitsForModel(info.manifest, limits) : { maxPixels: limits?.maxPixels ?? DEFAULT_MAX_PIXELS, maxIndices: limits?.maxIndices ?? 2 ** 28 };
     w.addEventListener('message', (e: MessageEvent<FromWorker>) => this.onMessage(e.data));
     w.addEventListener('error', (e: ErrorEvent | Event) => {
       this.failure = new WebDecoderError('INFERENCE_FAILED', `the decoder worker failed: ${e instanceof ErrorEvent && e.message ? e.message : 'unknown error'}`);
@@ -163,9 +166,9 @@ class WorkerDecoder implements WebDecoder {
     });
   }
 
-  get info(): ModelInfo {
+  get info(): ModelInfo | null {
     const m = this.manifest;
-    return { name: m.name, fingerprint: m.fingerprint, levels: m.levels, totalStride: m.totalStride };
+    return m ? { name: m.name, fingerprint: m.fingerprint, levels: m.levels, totalStride: m.totalStride } : null;
   }
 
   private onMessage(m: FromWorker): void {
@@ -196,6 +199,11 @@ class WorkerDecoder implements WebDecoder {
   }
 
   private levelCount(levels: number | undefined): number {
+    if (!this.manifest) {
+      // A family: the member (and its level count) is known in the worker, from the file.
+      if (levels !== undefined && (!Number.isInteger(levels) || levels < 1)) throw new WebDecoderError('BAD_ARGUMENT', `levels must be a positive integer (got ${levels})`);
+      return levels ?? 0;
+    }
     const L = this.manifest.levels.length;
     const n = levels ?? L;
     if (!Number.isInteger(n) || n < 1 || n > L) throw new WebDecoderError('BAD_ARGUMENT', `levels must be an integer from 1 to ${L} (got ${n})`);

@@ -59,7 +59,7 @@ function onMessage(m: ToWorker, ort: Ort): void {
       createLocalDecoder({ ...m.options, ort }, () => Promise.resolve(ort)).then(
         (d) => {
           decoder = d;
-          post({ t: 'created', info: { provider: d.provider, manifest: d.manifest, fallbackReason: d.fallbackReason, adapterInfo: d.adapterInfo, tileSize: d.tileSize } });
+          post({ t: 'created', info: { provider: d.provider, manifest: d.manifest, family: d.family, fallbackReason: d.fallbackReason, adapterInfo: d.adapterInfo, tileSize: d.tileSize } });
         },
         (err: unknown) => post({ t: 'createFailed', error: serializeError(err) }),
       );

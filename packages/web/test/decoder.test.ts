@@ -1,8 +1,11 @@
 /**
  * @dqcodec/web's decoder, run in Node on onnxruntime-web's own WASM runtime (its Node build,
  * injected through the `ort` option), against the Node codec (onnxruntime-node) on the same files:
- * the same pixels, progressive previews, streaming, tiling, and every error path. The real-browser
- * test (WebGPU and WASM in Chromium) is test/browser/web.test.ts.
+ * the same pixels, progressive previews, streaming, tiling, and every error path. The decoder is
+ * created for the shipped model family (models/default: family.json + one model per quality; the
+ * member is picked by each file's fingerprint and loaded on first use); the single-model path is
+ * covered with the DQ-AE (models/dq-ae). The real-browser test (WebGPU and WASM in Chromium) is
+ * test/browser/web.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -12,33 +15,54 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as ortWeb from 'onnxruntime-web';
 import { DqCodec, encodeIndices, isDqcError, writeContainer, type DecodedImage } from '@dqcodec/codec';
+import { parseManifest } from '@dqcodec/core';
 import { createDecoder, isWebDecoderError, WebDecoder, type DecodeResult, type Ort } from '../src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const modelDir = join(root, 'models/default');
+/** The model family (family.json + dqc-tc-q1 … q10). */
+const familyDir = join(root, 'models/default');
+const family = JSON.parse(readFileSync(join(familyDir, 'family.json'), 'utf8')) as { name: string; defaultQuality: number; qualities: { quality: number; dir: string; fingerprint: string }[] };
+const memberDir = (q: number): string => join(familyDir, family.qualities[q - 1].dir);
+/** A single model (the learned-codebook DQ-AE). */
+const dqAeDir = join(root, 'models/dq-ae');
 const ortDist = `${dirname(createRequire(import.meta.url).resolve('onnxruntime-web'))}/`;
 const ort = ortWeb as unknown as Ort;
 
-/** fetch() over the model directory on disk (the decoder fetches manifest.json and decoder.onnx). */
-function diskFetch(dir: string, override: Record<string, Uint8Array | string | number> = {}): typeof fetch {
+const MODELS_URL = 'http://models.test/';
+
+/**
+ * fetch() over a directory on disk served at MODELS_URL (the decoder fetches family.json, the
+ * members' manifest.json and decoder.onnx). `override` replaces files by path (relative to `dir`)
+ * or by file name; `log` collects the paths fetched and their sizes.
+ */
+function diskFetch(dir: string, override: Record<string, Uint8Array | string | number> = {}, log?: { path: string; bytes: number }[]): typeof fetch {
   return (async (input: RequestInfo | URL) => {
     const url = new URL(String(input instanceof Request ? input.url : input));
-    const name = url.pathname.split('/').pop() ?? '';
-    const o = override[name];
-    if (typeof o === 'number') return new Response('nope', { status: o });
-    if (o !== undefined) return new Response(o as BodyInit);
-    try {
-      return new Response(readFileSync(join(dir, name)));
-    } catch {
-      return new Response('not found', { status: 404, statusText: 'Not Found' });
+    const rel = url.pathname.slice(new URL(MODELS_URL).pathname.length);
+    const o = override[rel] ?? override[rel.split('/').pop() ?? ''];
+    let res: Response;
+    if (typeof o === 'number') res = new Response('nope', { status: o });
+    else if (o !== undefined) res = new Response(o as BodyInit);
+    else {
+      try {
+        res = new Response(readFileSync(join(dir, rel)));
+      } catch {
+        res = new Response('not found', { status: 404, statusText: 'Not Found' });
+      }
     }
+    log?.push({ path: rel, bytes: res.ok ? Number((await res.clone().arrayBuffer()).byteLength) : 0 });
+    return res;
   }) as typeof fetch;
 }
 
-const MODEL_URL = 'http://models.test/default/';
-
+/** A decoder for the family (served at MODELS_URL from models/default). */
 function open(extra: Partial<Parameters<typeof createDecoder>[0]> = {}): Promise<WebDecoder> {
-  return createDecoder({ model: MODEL_URL, provider: 'wasm', ort, wasmPaths: ortDist, numThreads: 1, fetch: diskFetch(modelDir), ...extra });
+  return createDecoder({ model: MODELS_URL, provider: 'wasm', ort, wasmPaths: ortDist, numThreads: 1, fetch: diskFetch(familyDir), ...extra });
+}
+
+/** A decoder for the DQ-AE, a single model directory (served at MODELS_URL from models/dq-ae). */
+function openDqAe(extra: Partial<Parameters<typeof createDecoder>[0]> = {}): Promise<WebDecoder> {
+  return createDecoder({ model: MODELS_URL, provider: 'wasm', ort, wasmPaths: ortDist, numThreads: 1, fetch: diskFetch(dqAeDir), ...extra });
 }
 
 /** Max |Δ| over the channels the stored image has (RGB, or grey in R=G=B) and alpha. */
@@ -56,12 +80,14 @@ function maxDiff(web: DecodeResult, ref: DecodedImage): number {
   return worst;
 }
 
+/** The Node codec on the family's quality-5 member (the reference for `files`). */
 let codec: DqCodec;
 let decoder: WebDecoder;
 const files: Record<'rgb' | 'grey' | 'rgba', Uint8Array> = {} as never;
+let rgbPng: Buffer;
 
 beforeAll(async () => {
-  codec = await DqCodec.load(modelDir, { threads: 1 });
+  codec = await DqCodec.load(memberDir(5), { threads: 1 });
   // A 200×120 crop (not a multiple of the stride 16: exercises padding and cropping).
   const crop = sharp(join(root, 'samples/ladybird.png')).extract({ left: 300, top: 180, width: 200, height: 120 });
   const rgb = await crop.clone().png().toBuffer();
@@ -69,6 +95,7 @@ beforeAll(async () => {
   const { data, info } = await crop.clone().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) data[(y * info.width + x) * 4 + 3] = (x * 255) / (info.width - 1);
   const rgba = await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+  rgbPng = rgb;
   files.rgb = await codec.encode(rgb);
   files.grey = await codec.encode(grey);
   files.rgba = await codec.encode(rgba);
@@ -84,6 +111,8 @@ describe('WebDecoder (onnxruntime-web WASM, in Node) against the Node codec', ()
   it('decodes RGB, grey and RGBA files to the same pixels', async () => {
     expect(decoder.provider).toBe('wasm');
     expect(decoder.fallbackReason).toBeNull();
+    expect(decoder.family?.name).toBe(family.name);
+    expect([decoder.manifest, decoder.info]).toEqual([null, null]);
     for (const [kind, channels] of [['rgb', 3], ['grey', 1], ['rgba', 4]] as const) {
       const web = await decoder.decode(files[kind]);
       const ref = await codec.decode(files[kind]);
@@ -95,6 +124,82 @@ describe('WebDecoder (onnxruntime-web WASM, in Node) against the Node codec', ()
       expect(web.bpp).toBeCloseTo((files[kind].length * 8) / (200 * 120), 9);
       // Same graph, two builds of onnxruntime: at most a rounding step apart.
       expect(maxDiff(web, ref), kind).toBeLessThanOrEqual(1);
+      expect(web.model).toMatchObject({ name: codec.manifest.name, fingerprint: codec.manifest.fingerprint, quality: 5 });
+    }
+  });
+
+  it('family: picks the member by fingerprint, loads each member once and only when needed', async () => {
+    const log: { path: string; bytes: number }[] = [];
+    const d = await open({ fetch: diskFetch(familyDir, {}, log) });
+    try {
+      expect(log.map((l) => l.path)).toEqual(['family.json']); // nothing else until a file comes
+      const qualities = [2, 5, 9];
+      const encoded: Record<number, { bytes: Uint8Array; ref: DecodedImage }> = {};
+      for (const q of qualities) {
+        const c = q === 5 ? codec : await DqCodec.load(memberDir(q), { threads: 1 });
+        const bytes = await c.encode(rgbPng);
+        encoded[q] = { bytes, ref: await c.decode(bytes) };
+        if (c !== codec) await c.close();
+      }
+      for (const q of [...qualities, ...qualities]) {
+        const r = await d.decode(encoded[q].bytes);
+        expect(r.model.quality).toBe(q);
+        expect(r.model.fingerprint).toBe(family.qualities[q - 1].fingerprint);
+        expect(maxDiff(r, encoded[q].ref), `quality ${q}`).toBeLessThanOrEqual(1);
+      }
+      // Higher quality, bigger file.
+      expect(encoded[2].bytes.length).toBeLessThan(encoded[9].bytes.length);
+      const fetched = log.map((l) => l.path);
+      expect(fetched).toEqual(['family.json', ...qualities.flatMap((q) => [`${family.qualities[q - 1].dir}/manifest.json`, `${family.qualities[q - 1].dir}/decoder.onnx`])]);
+      const perMember = log.filter((l) => l.path.startsWith(family.qualities[4].dir)).reduce((n, l) => n + l.bytes, 0);
+      console.log(`[web] family decode: family.json ${log[0].bytes} B, then per member used ${perMember} B (manifest.json + decoder.onnx); 3 qualities decoded → ${log.length - 1} member files, ${log.reduce((n, l) => n + l.bytes, 0)} B in all`);
+      // The same through decodeProgressive (stream and Blob): the member is picked from the header as it arrives.
+      const viaBlob = await d.decodeProgressive(new Blob([encoded[9].bytes as Uint8Array<ArrayBuffer>]));
+      expect(viaBlob.model.quality).toBe(9);
+      expect(log.length).toBe(7);
+    } finally {
+      await d.dispose();
+    }
+  });
+
+  it('family: accepts the family.json URL and the directory without its trailing slash', async () => {
+    const modelsDir = join(familyDir, '..');
+    for (const model of [`${MODELS_URL}default`, `${MODELS_URL}default/family.json`]) {
+      const log: { path: string; bytes: number }[] = [];
+      const d = await createDecoder({ model, provider: 'wasm', ort, numThreads: 1, fetch: diskFetch(modelsDir, {}, log) });
+      expect(d.family?.name).toBe(family.name);
+      expect((await d.decode(files.grey)).model.quality).toBe(5);
+      expect(log.map((l) => l.path)).toEqual(['default/family.json', 'default/dqc-tc-q5/manifest.json', 'default/dqc-tc-q5/decoder.onnx']);
+      await d.dispose();
+    }
+    // A manifest.json URL is a single model, fetched directly.
+    const log: { path: string; bytes: number }[] = [];
+    const d = await createDecoder({ model: `${MODELS_URL}default/dqc-tc-q5/manifest.json`, provider: 'wasm', ort, numThreads: 1, fetch: diskFetch(modelsDir, {}, log) });
+    expect([d.family, d.info?.name, log.length]).toEqual([null, 'dqc-tc-q5', 2]);
+    await d.dispose();
+  });
+
+  it('a single model directory (the DQ-AE) still works: two requests to find it (family.json, then manifest.json)', async () => {
+    const dq = await DqCodec.load(dqAeDir, { threads: 1 });
+    try {
+      const bytes = await dq.encode(rgbPng);
+      const log: { path: string; bytes: number }[] = [];
+      const d = await openDqAe({ fetch: diskFetch(dqAeDir, {}, log) });
+      expect(log.map((l) => [l.path, l.bytes > 0])).toEqual([['family.json', false], ['manifest.json', true], ['decoder.onnx', true]]);
+      expect(d.family).toBeNull();
+      expect(d.info?.fingerprint).toBe(dq.manifest.fingerprint);
+      const seen: number[] = [];
+      const r = await d.decode(bytes, { onProgress: (x) => seen.push(x.levelsUsed) });
+      expect(seen).toEqual([1, 2]);
+      expect(r.model.quality).toBeUndefined();
+      expect(maxDiff(r, await dq.decode(bytes))).toBeLessThanOrEqual(1);
+      // A family decoder refuses the DQ-AE's file, naming the family.
+      const e = await rejection(decoder.decode(bytes));
+      expect(e.code).toBe('MODEL_MISMATCH');
+      expect(e.message).toMatch(new RegExp(`model family ${family.name}`));
+      await d.dispose();
+    } finally {
+      await dq.close();
     }
   });
 
@@ -149,9 +254,9 @@ describe('WebDecoder (onnxruntime-web WASM, in Node) against the Node codec', ()
     }
   });
 
-  it('accepts the model as files', async () => {
+  it('accepts a single model as files', async () => {
     const d = await createDecoder({
-      model: { manifest: readFileSync(join(modelDir, 'manifest.json'), 'utf8'), decoder: readFileSync(join(modelDir, 'decoder.onnx')) },
+      model: { manifest: readFileSync(join(memberDir(5), 'manifest.json'), 'utf8'), decoder: readFileSync(join(memberDir(5), 'decoder.onnx')) },
       provider: 'wasm',
       ort,
     });
@@ -185,17 +290,17 @@ describe('WebDecoder errors (all reject, none hang)', () => {
     // A well-formed file from another model (another fingerprint): refused before any decoding.
     const h = decoder.readHeader(files.rgb);
     const levels = h.levels.map(({ M, h: hh, w, K }) => ({ M, h: hh, w, K, indices: new Uint16Array(M * hh * w) }));
-    const foreign = encodeIndices(levels, { fingerprint: 'f'.repeat(64), width: h.width, height: h.height, channels: 3, paddedWidth: h.paddedWidth, paddedHeight: h.paddedHeight }, decoder.manifest.entropy);
+    const foreign = encodeIndices(levels, { fingerprint: 'f'.repeat(64), width: h.width, height: h.height, channels: 3, paddedWidth: h.paddedWidth, paddedHeight: h.paddedHeight }, codec.manifest.entropy);
     const e2 = await rejection(decoder.decode(foreign));
     expect(e2.code).toBe('MODEL_MISMATCH');
-    expect(e2.message).toMatch(/another model/);
+    expect(e2.message).toMatch(/another model \(fingerprint ffffffff.*model family dqc-tc/);
     expect((await rejection(decoder.decodeProgressive(new Blob([foreign as Uint8Array<ArrayBuffer>])))).code).toBe('MODEL_MISMATCH');
   });
 
   it('refuses bad arguments', async () => {
     expect((await rejection(decoder.decode(files.rgb, { levels: 3 }))).code).toBe('BAD_ARGUMENT');
     expect((await rejection(decoder.decode('x' as unknown as Uint8Array))).code).toBe('BAD_ARGUMENT');
-    expect((await rejection(createDecoder({ model: MODEL_URL, provider: 'gpu' as 'wasm', ort }))).code).toBe('BAD_ARGUMENT');
+    expect((await rejection(createDecoder({ model: MODELS_URL, provider: 'gpu' as 'wasm', ort }))).code).toBe('BAD_ARGUMENT');
     expect((await rejection(open({ limits: { maxPixels: 0 } }))).code).toBe('BAD_ARGUMENT');
     expect((await rejection(open({ limits: { maxIndices: 1.5 } }))).code).toBe('BAD_ARGUMENT');
     const ac = new AbortController();
@@ -205,11 +310,12 @@ describe('WebDecoder errors (all reject, none hang)', () => {
 
   it('refuses images over the pixel limit before decoding (2^26 by default, as in Node)', async () => {
     // A well-formed header that claims 9000×8000 (72 MP): over 2^26 but within the format's 2^28.
-    const S = decoder.manifest.totalStride;
+    const m = parseManifest(JSON.parse(readFileSync(join(memberDir(5), 'manifest.json'), 'utf8')));
+    const S = m.totalStride;
     const big = { width: 9000, height: 8000, paddedWidth: 9008, paddedHeight: 8000 };
-    const levels = decoder.manifest.levels.slice().reverse().map(({ M, K, stride }) => ({ M, K, h: big.paddedHeight / stride, w: big.paddedWidth / stride }));
+    const levels = m.levels.slice().reverse().map(({ M, K, stride }) => ({ M, K, h: big.paddedHeight / stride, w: big.paddedWidth / stride }));
     expect(big.paddedWidth % S).toBe(0);
-    const header = writeContainer({ fingerprint: decoder.manifest.fingerprint, ...big, channels: 3, method: 'context', tablesCrc: 0, levels }, levels.map(() => new Uint8Array(0)));
+    const header = writeContainer({ fingerprint: m.fingerprint, ...big, channels: 3, method: 'context', tablesCrc: 0, levels }, levels.map(() => new Uint8Array(0)));
     const e = await rejection(decoder.decode(header));
     expect(e.code).toBe('ABSURD_SIZE');
     const small = await open({ limits: { maxPixels: 100 * 100 } });
@@ -227,10 +333,12 @@ describe('WebDecoder errors (all reject, none hang)', () => {
     await auto.dispose();
   });
 
-  it('reports model problems clearly', async () => {
+  it('reports problems of a single model (the DQ-AE) clearly', async () => {
+    const modelDir = dqAeDir;
+    const open = openDqAe;
     const missing = await rejection(open({ fetch: diskFetch(modelDir, { 'manifest.json': 404 }) }));
     expect(missing.code).toBe('MODEL_FETCH');
-    expect(missing.message).toMatch(/manifest\.json.*HTTP 404/);
+    expect(missing.message).toMatch(/manifest\.json.*HTTP 404.*nor a family\.json/);
     const notJson = await rejection(open({ fetch: diskFetch(modelDir, { 'manifest.json': '<html>' }) }));
     expect(notJson.code).toBe('BAD_MANIFEST');
     const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8'));
@@ -253,5 +361,34 @@ describe('WebDecoder errors (all reject, none hang)', () => {
     const disposed = await open();
     await disposed.dispose();
     expect((await rejection(disposed.decode(files.rgb))).code).toBe('ABORTED');
+  });
+
+  it('reports a damaged or inconsistent family clearly', async () => {
+    const json = readFileSync(join(familyDir, 'family.json'), 'utf8');
+    const parsed = JSON.parse(json);
+    const notJson = await rejection(open({ fetch: diskFetch(familyDir, { 'family.json': json.slice(0, 200) }) }));
+    expect(notJson.code).toBe('BAD_MANIFEST');
+    expect(notJson.message).toMatch(/family\.json of http:\/\/models\.test\/ is not valid JSON/);
+    const badField = await rejection(open({ fetch: diskFetch(familyDir, { 'family.json': JSON.stringify({ ...parsed, qualities: parsed.qualities.map((m: object, i: number) => (i === 3 ? { ...m, fingerprint: 'XYZ' } : m)) }) }) }));
+    expect(badField.code).toBe('BAD_MANIFEST');
+    expect(badField.message).toMatch(/family\.json: field qualities\[3\]\.fingerprint .*\(model family http:\/\/models\.test\/\)/);
+    const viaFile = await rejection(createDecoder({ model: `${MODELS_URL}family.json`, provider: 'wasm', ort, fetch: diskFetch(familyDir, { 'family.json': '{"format":"dqc-family","version":2}' }) }));
+    expect(viaFile.code).toBe('BAD_MANIFEST');
+    expect(viaFile.message).toMatch(/family\.json: field version must be 1/);
+    // A family.json whose member directory holds another export: found when that member is loaded, and retried on the next file.
+    const swapped = { ...parsed, qualities: parsed.qualities.map((m: { dir: string }, i: number) => (i === 4 ? { ...m, dir: parsed.qualities[5].dir } : m)) };
+    const log: { path: string; bytes: number }[] = [];
+    const d = await open({ fetch: diskFetch(familyDir, { 'family.json': JSON.stringify(swapped) }, log) });
+    const e = await rejection(d.decode(files.rgb));
+    expect(e.code).toBe('MODEL_INVALID');
+    expect(e.message).toMatch(/quality 5 of model family dqc-tc.*fingerprint .* is not the .* family\.json lists/);
+    expect((await rejection(d.decode(files.rgb))).code).toBe('MODEL_INVALID');
+    expect(log.filter((l) => l.path.endsWith('manifest.json')).length).toBe(2);
+    // A member missing on the server.
+    const gone = await open({ fetch: diskFetch(familyDir, { [`${family.qualities[4].dir}/decoder.onnx`]: 404 }) });
+    const f = await rejection(gone.decode(files.rgb));
+    expect(f.code).toBe('MODEL_FETCH');
+    expect(f.message).toMatch(/dqc-tc-q5\/decoder\.onnx: HTTP 404/);
+    await Promise.all([d.dispose(), gone.dispose()]);
   });
 });
