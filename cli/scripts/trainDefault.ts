@@ -2,7 +2,7 @@
  * Reproduces the shipped models/default (the transform-model family, 10 operating points) with
  * one command:
  *
- *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
+ *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes
  *   npx tsx packages/train/scripts/prepareData.ts
  *   npm run train:default [-- --out runs/default-repro]
  *

@@ -1,7 +1,7 @@
 /**
  * Builds the photo dataset from Debian's wallpaper packages (see data/photos.txt):
  *
- *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
+ *   apt-get install plasma-workspace-wallpapers mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes
  *   npx tsx packages/train/scripts/prepareData.ts [--out data/photos] [--max-side 1536]
  *
  * Writes <out>/train and <out>/heldout as PNG, downscaled so the longer side is at most
@@ -46,7 +46,7 @@ for (const e of entries) {
   const dir = join(values.out!, e.split);
   mkdirSync(dir, { recursive: true });
   // Distinct names: several packages name their files after the resolution.
-  const name = e.path.includes('/wallpapers/') ? e.path.split('/')[4] : basename(e.path).replace(/\.\w+$/, '');
+  const name = e.path.startsWith('/usr/share/wallpapers/') ? e.path.split('/')[4] : basename(e.path).replace(/\.\w+$/, '');
   const info = await sharp(e.path).rotate().resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' }).png().toFile(join(dir, `${name}.png`));
   pixels += info.width * info.height;
   counts[e.split]++;
