@@ -2,7 +2,10 @@
  * @dqcodec/web in a real browser: Debian's Chromium, headless, driven by playwright-core.
  *
  * The demo (packages/web/demo) is built with Vite and served on 127.0.0.1 with the shipped model
- * (models/default) and the sample photos encoded by the Node codec. In the page, a sample is
+ * family (models/default: family.json + one model per quality, each file's member picked by its
+ * fingerprint and loaded on first use) and the sample photos encoded by the Node codec with the
+ * family's default member; crops are also encoded at two other qualities, and with the DQ-AE
+ * (models/dq-ae, a single model directory, served at /dq-ae/). In the page, a sample is
  * decoded with provider 'wasm' and with 'webgpu' (`--enable-unsafe-webgpu` makes headless
  * Chromium expose SwiftShader's WebGPU adapter here), and the pixels are compared with the Node
  * reference (onnxruntime-node, same graph, same indices). Also: the demo UI shows the preview
@@ -20,9 +23,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { DqCodec, encodeIndices, readHeader } from '@dqcodec/codec';
 import type { DecodedForScripts as Decoded } from '../../packages/web/demo/api.js';
-import { buildDemo, defaultModelDir, prepareSamples, startDemoServer, type DemoServer, type SampleFile } from '../../packages/web/demo/server.js';
+import { buildDemo, defaultModelDir, encodingModelDir, prepareSamples, startDemoServer, type DemoServer, type SampleFile } from '../../packages/web/demo/server.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -35,12 +39,18 @@ const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable
 /** The one flag that gives headless Chromium a WebGPU adapter here (SwiftShader, on the CPU). */
 const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 const bundleDir = mkdtempSync(join(tmpdir(), 'dqcodec-web-bundle-'));
+const dqAeDir = join(here, '../../models/dq-ae');
+const familyJson = JSON.parse(readFileSync(join(defaultModelDir, 'family.json'), 'utf8')) as { name: string; defaultQuality: number; qualities: { dir: string }[] };
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; name: string; code?: string; message: string };
 
 let server: DemoServer | null = null;
 let sample: SampleFile;
-let reference: Uint8Array; // RGB from the Node codec
+let reference: Uint8Array; // RGB from the Node codec (the family's default member)
+/** A 256×192 crop of the sample at other qualities (and with the DQ-AE): served at /test/<name>.dqc, with the Node codec's RGB. */
+const crops: Record<'q2' | 'q9' | 'dq-ae', { bytes: Uint8Array; rgb: Uint8Array }> = {} as never;
+/** Requests the server answered: path and bytes on the wire. */
+const requests: { path: string; bytes: number }[] = [];
 /** The sample coded with the model's learned prior ('conditional'), when the model is a rate model. */
 let conditional: Uint8Array | null = null;
 const browsers: Browser[] = [];
@@ -122,7 +132,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     sample = samples.find((s) => s.name === 'evening-glow') ?? samples[0];
     expect(sample, 'samples/*.png are needed').toBeDefined();
     const bytes = new Uint8Array(readFileSync(sample.dqcPath));
-    const codec = await DqCodec.load(defaultModelDir, { threads: 1 });
+    const codec = await DqCodec.load(encodingModelDir(defaultModelDir), { threads: 1 });
     const ref = await codec.decode(bytes);
     // A rate model also writes method-3 files; same assignment, so the same indices as `bytes`.
     if (codec.manifest.prior && sample.originalPath) conditional = await codec.encode(sample.originalPath, { method: 'conditional' });
@@ -133,7 +143,14 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     const h = readHeader(bytes);
     const corrupt = bytes.slice();
     corrupt[h.levels[1].streamOffset + 100] ^= 0x10; // inside the bottom level's stream
-    const manifest = JSON.parse(readFileSync(join(defaultModelDir, 'manifest.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(encodingModelDir(defaultModelDir), 'manifest.json'), 'utf8'));
+    const crop = await sharp(sample.originalPath!).extract({ left: 256, top: 160, width: 256, height: 192 }).png().toBuffer();
+    for (const [name, dir] of [['q2', join(defaultModelDir, familyJson.qualities[1].dir)], ['q9', join(defaultModelDir, familyJson.qualities[8].dir)], ['dq-ae', dqAeDir]] as const) {
+      const c = await DqCodec.load(dir, { threads: 1 });
+      const b = await c.encode(crop);
+      crops[name] = { bytes: b, rgb: (await c.decode(b)).pixels };
+      await c.close();
+    }
     const levels = h.levels.map(({ M, h: hh, w, K }) => ({ M, h: hh, w, K, indices: new Uint16Array(M * hh * w) }));
     const foreign = encodeIndices(levels, { fingerprint: 'ab'.repeat(32), width: h.width, height: h.height, channels: 3, paddedWidth: h.paddedWidth, paddedHeight: h.paddedHeight }, manifest.entropy);
 
@@ -145,6 +162,9 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
         '/test/corrupt.dqc': corrupt,
         ...(conditional ? { '/test/conditional.dqc': conditional } : {}),
         '/test/foreign.dqc': foreign,
+        ...Object.fromEntries(Object.entries(crops).map(([name, c]) => [`/test/${name}.dqc`, c.bytes])),
+        '/badfamily/family.json': readFileSync(join(defaultModelDir, 'family.json'), 'utf8').slice(0, 300),
+        '/badfamily2/family.json': JSON.stringify({ ...familyJson, defaultQuality: 99 }),
         '/test/truncated.dqc': bytes.subarray(0, h.levels[0].streamOffset + 10),
         // What a single-page app's server sends for a missing file: its index page.
         '/test/spa.dqc': new TextEncoder().encode('<!doctype html>\n<html><head><title>app</title></head><body><div id="app"></div></body></html>\n'),
@@ -152,6 +172,8 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
         '/plain/dqcodec-web.js': { path: join(bundleDir, 'dqcodec-web.js') },
         ...Object.fromEntries(ortFiles.map((f) => [`/plain/ort/${f}`, { path: join(ortDist, f) }])),
       },
+      dirs: { '/dq-ae/': dqAeDir },
+      onRequest: (path, status, bytes) => void requests.push({ path, bytes: status === 200 ? bytes : 0 }),
     });
   }, 240_000);
 
@@ -163,7 +185,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
   it('demo page: a sample shows its top-level preview, then the full image with its figures', async () => {
     const page = await openPage(await gpuBrowser(), '/?provider=wasm');
     await page.evaluate(() => window.dqcDemo.ready);
-    expect(await page.locator('#model').textContent()).toMatch(/Model “default”.*running on wasm in a Web Worker/);
+    expect(await page.locator('#model').textContent()).toMatch(new RegExp(`Model family “${familyJson.name}”.*running on wasm in a Web Worker`));
     await page.check('#slow'); // chunked download: the preview is decoded before the file is complete
     await page.click(`button[data-sample="${sample.name}"]`);
     await page.waitForFunction(() => document.body.dataset.state === 'preview');
@@ -176,6 +198,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     expect(stats.image).toMatch(/^768×512, RGB/);
     expect(stats.size).toMatch(/bits per pixel/);
     expect(stats.provider).toMatch(/^wasm/);
+    expect(stats.model).toMatch(new RegExp(`quality ${familyJson.defaultQuality} of model family ${familyJson.name}`));
     expect(stats.decode).toMatch(/ms in all/);
     expect(stats.quality).toMatch(/PSNR \d+\.\d+ dB/);
     const canvas = await page.locator('#decoded').evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
@@ -191,12 +214,65 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
       const r = value(await call(page, (url: string) => window.dqcDemo.decodeUrl(url, 'wasm') as Promise<Decoded>, sample.dqc));
       expect([r.width, r.height, r.channels, r.provider]).toEqual([768, 512, 3, 'wasm']);
       expect(r.progress.map((p) => [p.levelsUsed, p.final])).toEqual([[1, false], [2, true]]);
+      expect(r.model.quality).toBe(familyJson.defaultQuality);
       const db = psnr(r.rgba, reference);
       console.log(`[browser] wasm (${where}): ${r.width}×${r.height} in ${r.ms.toFixed(0)} ms (preview + full), PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
       expect(db).toBeGreaterThanOrEqual(45);
       await closePage(page);
     }
   }, 120_000);
+
+  it('family: files of three qualities load three members, each once (Worker and page thread); the DQ-AE decodes from its own directory', async () => {
+    for (const worker of [true, false]) {
+      const page = await openPage(await gpuBrowser(), '/?provider=wasm');
+      await page.evaluate(() => window.dqcDemo.ready);
+      requests.length = 0;
+      const run = (arg: { urls: string[]; worker: boolean; model: string }) =>
+        (async () => {
+          const d = await window.dqcDemo.createDecoder({ model: arg.model, provider: 'wasm', worker: arg.worker });
+          const out: { url: string; quality?: number; name: string; progress: number[]; rgba: string }[] = [];
+          try {
+            for (const url of arg.urls) {
+              const progress: number[] = [];
+              const r = await d.decodeProgressive(url, { onProgress: (x) => progress.push(x.levelsUsed) });
+              let bin = '';
+              for (let i = 0; i < r.data.length; i += 0x8000) bin += String.fromCharCode(...r.data.subarray(i, i + 0x8000));
+              out.push({ url, quality: r.model.quality, name: r.model.name, progress, rgba: btoa(bin) });
+            }
+          } finally {
+            await d.dispose();
+          }
+          return out;
+        })();
+      const urls = ['test/q2.dqc', sample.dqc, 'test/q9.dqc', 'test/q2.dqc', sample.dqc];
+      const out = value(await call(page, run, { urls, worker, model: './model/' }));
+      expect(out.map((o) => o.quality)).toEqual([2, familyJson.defaultQuality, 9, 2, familyJson.defaultQuality]);
+      for (const o of out) {
+        expect(o.progress, o.url).toEqual([1, 2]); // preview first
+        const ref = o.url === sample.dqc ? reference : crops[o.quality === 2 ? 'q2' : 'q9'].rgb;
+        expect(psnr(o.rgba, ref), o.url).toBeGreaterThanOrEqual(45);
+      }
+      const model = requests.filter((r) => r.path.startsWith('/model/'));
+      const member = (q: number) => familyJson.qualities[q - 1].dir;
+      expect(model.map((r) => r.path).sort()).toEqual(
+        ['/model/family.json', ...[2, familyJson.defaultQuality, 9].flatMap((q) => [`/model/${member(q)}/manifest.json`, `/model/${member(q)}/decoder.onnx`])].sort(),
+      );
+      const perMember = model.filter((r) => r.path.startsWith(`/model/${member(2)}/`)).reduce((n, r) => n + r.bytes, 0);
+      console.log(
+        `[browser] family (${worker ? 'Worker' : 'page thread'}): 5 decodes of 3 qualities fetched ${model.length} model files, ${model.reduce((n, r) => n + r.bytes, 0)} B on the wire (gzip); ` +
+          `family.json ${model.find((r) => r.path === '/model/family.json')?.bytes} B, one member ${perMember} B`,
+      );
+      if (worker) {
+        // The DQ-AE, a single model directory: decodes, preview first; the family refuses its file, naming the family.
+        const dq = value(await call(page, run, { urls: ['test/dq-ae.dqc'], worker: true, model: '/dq-ae/' }));
+        expect([dq[0].name, dq[0].quality, dq[0].progress]).toEqual([JSON.parse(readFileSync(join(dqAeDir, 'manifest.json'), 'utf8')).name, undefined, [1, 2]]);
+        expect(psnr(dq[0].rgba, crops['dq-ae'].rgb)).toBeGreaterThanOrEqual(45);
+        const refused = await call(page, run, { urls: ['test/dq-ae.dqc'], worker: true, model: './model/' });
+        expect(refused).toMatchObject({ ok: false, name: 'DqcError', code: 'MODEL_MISMATCH', message: expect.stringMatching(new RegExp(`model family ${familyJson.name}`)) });
+      }
+      await closePage(page);
+    }
+  }, 180_000);
 
   it('Worker mode keeps the page responsive: no gap over 50 ms between animation frames, the preview on screen before the final image', async () => {
     const page = await openPage(await gpuBrowser(), '/?provider=wasm');
@@ -263,6 +339,14 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     const db = psnr(r.rgba, reference);
     console.log(`[browser] webgpu (${r.adapter}): ${r.width}×${r.height} in ${r.ms.toFixed(0)} ms, PSNR vs onnxruntime-node ${db.toFixed(1)} dB`);
     expect(db).toBeGreaterThanOrEqual(45);
+    expect(r.model.quality).toBe(familyJson.defaultQuality);
+    // Progressive on WebGPU, with a second member (a 256×192 crop at quality 2): preview first, then the full image.
+    const small = value(await call(page, (url: string) => window.dqcDemo.decodeUrl(url, 'webgpu') as Promise<Decoded>, 'test/q2.dqc'));
+    expect([small.provider, small.model.quality]).toEqual(['webgpu', 2]);
+    expect(small.progress.map((p) => [p.levelsUsed, p.final])).toEqual([[1, false], [2, true]]);
+    const db2 = psnr(small.rgba, crops.q2.rgb);
+    console.log(`[browser] webgpu progressive, quality 2 member: preview ${small.progress[0].ms.toFixed(0)} ms, full ${small.ms.toFixed(0)} ms, PSNR vs onnxruntime-node ${db2.toFixed(1)} dB`);
+    expect(db2).toBeGreaterThanOrEqual(45);
     await closePage(page);
   }, 240_000);
 
@@ -296,7 +380,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     expect(truncated).toMatchObject({ ok: false, name: 'DqcError', code: 'TRUNCATED' });
     const foreign = await call(page, decode, 'test/foreign.dqc');
     expect(foreign).toMatchObject({ ok: false, name: 'DqcError', code: 'MODEL_MISMATCH' });
-    expect(!foreign.ok && foreign.message).toMatch(/encoded by another model \(fingerprint abababab/);
+    expect(!foreign.ok && foreign.message).toMatch(new RegExp(`encoded by another model \\(fingerprint abababab.*model family ${familyJson.name}`));
     const spa = await call(page, decode, 'test/spa.dqc');
     expect(spa).toMatchObject({ ok: false, name: 'DqcError', code: 'BAD_MAGIC' });
     expect(!spa.ok && spa.message).toMatch(/test\/spa\.dqc is an HTML page, not a \.dqc file/);
@@ -305,6 +389,14 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     expect(!missing.ok && missing.message).toMatch(/HTTP 404/);
     const badModel = await call(page, (m: string) => window.dqcDemo.createDecoder({ model: m, provider: 'wasm' }).then(() => 'created'), 'no-such-model/');
     expect(badModel).toMatchObject({ ok: false, code: 'MODEL_FETCH' });
+    // A damaged family.json: not JSON, or a field out of range.
+    for (const [m, re] of [['/badfamily/', /family\.json of .*\/badfamily\/ is not valid JSON/], ['/badfamily2/family.json', /family\.json: field defaultQuality must be a quality in \[1, 10\]/]] as const) {
+      for (const worker of [false, true]) {
+        const bad = await call(page, (a: { m: string; worker: boolean }) => window.dqcDemo.createDecoder({ model: a.m, provider: 'wasm', worker: a.worker }).then(() => 'created'), { m, worker });
+        expect(bad).toMatchObject({ ok: false, name: 'DqcError', code: 'BAD_MANIFEST' });
+        expect(!bad.ok && bad.message).toMatch(re);
+      }
+    }
     // The UI shows the error instead of hanging.
     await page.setInputFiles('#file', { name: 'foreign.dqc', mimeType: 'application/octet-stream', buffer: readFileSync(sample.dqcPath).subarray(0, 200) });
     await page.waitForFunction(() => document.body.dataset.state === 'error');
@@ -316,8 +408,8 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     // 1. Chromium without --enable-unsafe-webgpu: navigator.gpu exists but offers no adapter.
     const page = await openPage(await launch(false), '/?provider=wasm');
     await page.evaluate(() => window.dqcDemo.ready);
-    const create = (provider: 'auto' | 'webgpu') =>
-      window.dqcDemo.createDecoder({ model: './model/', provider }).then(async (d) => {
+    const create = (provider: 'auto' | 'webgpu', model = './model/') =>
+      window.dqcDemo.createDecoder({ model, provider }).then(async (d) => {
         const r = { provider: d.provider, fallbackReason: d.fallbackReason };
         await d.dispose();
         return r;
@@ -343,10 +435,23 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     const noDevice = () => {
       (GPUAdapter.prototype as { requestDevice: unknown }).requestDevice = () => Promise.reject(new Error('simulated: no device'));
     };
+    //    A single model (the DQ-AE) creates its session in createDecoder, which rejects; a family
+    //    creates each member's session at its first file, so that decode rejects.
+    const createDqAe = (provider: 'auto' | 'webgpu') =>
+      window.dqcDemo.createDecoder({ model: '/dq-ae/', provider }).then(async (d) => {
+        const r = { provider: d.provider, fallbackReason: d.fallbackReason };
+        await d.dispose();
+        return r;
+      });
     const strict = await openPage(await gpuBrowser(), '/?provider=wasm', noDevice);
     await strict.evaluate(() => window.dqcDemo.ready);
-    expect(await call(strict, create, 'webgpu')).toMatchObject({ ok: false, code: 'SESSION_FAILED', message: expect.stringMatching(/cannot create the webgpu session/) });
+    expect(await call(strict, createDqAe, 'webgpu')).toMatchObject({ ok: false, code: 'SESSION_FAILED', message: expect.stringMatching(/cannot create the webgpu session/) });
     await closePage(strict);
+    const strictFamily = await openPage(await gpuBrowser(), '/?provider=wasm&worker=0', noDevice);
+    await strictFamily.evaluate(() => window.dqcDemo.ready);
+    const familyGpu = await call(strictFamily, (url: string) => window.dqcDemo.decodeUrl(url, 'webgpu', { preview: false }), 'test/q2.dqc');
+    expect(familyGpu).toMatchObject({ ok: false, code: 'SESSION_FAILED', message: expect.stringMatching(/cannot create the webgpu session/) });
+    await closePage(strictFamily);
     // SwiftShader is a software adapter: 'auto' does not use it (it takes seconds where WASM takes
     // a fraction), 'webgpu' does (the test above).
     const soft = await openPage(await gpuBrowser(), '/?provider=wasm');
@@ -361,11 +466,19 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     // (On the page's thread: a worker would see the real adapter, not these patches.)
     const fallback = await openPage(await gpuBrowser(), '/?provider=wasm&worker=0', hardwareNoDevice);
     await fallback.evaluate(() => window.dqcDemo.ready);
-    expect(value(await call(fallback, create, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/^the WebGPU session failed/) });
-    const r = value(await call(fallback, (url: string) => window.dqcDemo.decodeUrl(url, 'auto', { preview: false }), sample.dqc));
-    expect(r.provider).toBe('wasm');
-    expect(psnr(r.rgba, reference)).toBeGreaterThanOrEqual(45);
+    expect(value(await call(fallback, createDqAe, 'auto'))).toEqual({ provider: 'wasm', fallbackReason: expect.stringMatching(/^the WebGPU session failed/) });
     await closePage(fallback);
+    // A family: 'webgpu' until the first member's session fails, then WASM for it and every later member.
+    const fallbackFamily = await openPage(await gpuBrowser(), '/?provider=wasm&worker=0', hardwareNoDevice);
+    await fallbackFamily.evaluate(() => window.dqcDemo.ready);
+    expect(value(await call(fallbackFamily, create, 'auto'))).toEqual({ provider: 'webgpu', fallbackReason: null });
+    const r = value(await call(fallbackFamily, (url: string) => window.dqcDemo.decodeUrl(url, 'auto', { preview: false }), sample.dqc));
+    expect(r.provider).toBe('wasm');
+    expect(r.fallbackReason).toMatch(/^the WebGPU session failed/);
+    expect(psnr(r.rgba, reference)).toBeGreaterThanOrEqual(45);
+    const r2 = value(await call(fallbackFamily, (url: string) => window.dqcDemo.decodeUrl(url, 'auto', { preview: false }), 'test/q2.dqc'));
+    expect(r2.provider).toBe('wasm');
+    await closePage(fallbackFamily);
   }, 120_000);
 
   it('works without a bundler: dist/dqcodec-web.js + import map + copied onnxruntime-web files', async () => {
