@@ -32,6 +32,8 @@ function tinyTransform(overrides: Partial<TransformConfig> = {}): TransformConfi
     tilt: 0.3,
     topStep: 2,
     topMaxStep: 8,
+    deadzone: 0.35,
+    shrink: 0.1,
     qualities: [4, 1, 0.25],
     refiner: { channels: 4, resBlocks: 1, resHidden: 2 },
     ...overrides,

@@ -38,6 +38,14 @@ export interface TransformConfig {
   /** Step of the top level's block means, as a multiple of the DC step in mean units (DC step / 8), capped at topMaxStep. */
   topStep: number;
   topMaxStep: number;
+  /**
+   * Rounding offset of level-0 AC coefficients: value = sign(t)·⌊|t| + deadzone⌋ (0.5 = plain
+   * rounding; smaller zeroes more small coefficients, which saves more bits than it costs
+   * quality: a deadzone quantizer). DC channels always round to nearest. Default 0.5.
+   */
+  deadzone: number;
+  /** Reconstruction of a nonzero AC value v: (v − sign(v)·shrink)·step (towards the Laplacian centroid). Default 0. */
+  shrink: number;
   /** Step scale of each operating point, quality 1 (smallest files) first. */
   qualities: number[];
   refiner: RefinerConfig;
@@ -84,6 +92,8 @@ export function parseTransformConfig(json: unknown): TransformConfig {
     tilt: num(o, 'tilt', 0, 10),
     topStep: num(o, 'topStep', 0.01, 100),
     topMaxStep: num(o, 'topMaxStep', 0.01, 1000),
+    deadzone: o.deadzone === undefined ? 0.5 : num(o, 'deadzone', 0, 0.5),
+    shrink: o.shrink === undefined ? 0 : num(o, 'shrink', 0, 0.5),
     qualities: q as number[],
     refiner: {
       channels: num(r, 'channels', 1, 1024, true),
@@ -119,6 +129,17 @@ export function coefficientSteps(cfg: TransformConfig, scale: number): Float32Ar
     }
   }
   return steps;
+}
+
+/** Per level-0 channel: rounding offset (0.5 on the DC channels, cfg.deadzone on AC) and reconstruction shrink (0 on DC). */
+export function deadzoneVectors(cfg: TransformConfig): { round: Float32Array; shrink: Float32Array } {
+  const round = new Float32Array(3 * COEFFS).fill(cfg.deadzone);
+  const shrink = new Float32Array(3 * COEFFS).fill(cfg.shrink);
+  for (let c = 0; c < 3; c++) {
+    round[c * COEFFS] = 0.5;
+    shrink[c * COEFFS] = 0;
+  }
+  return { round, shrink };
 }
 
 /** Steps of the 3 top-level channels (block means on the 0–255 scale) at step scale `scale`. */

@@ -4,7 +4,7 @@
  * (export/exportModel.ts), plus family.json listing the points.
  *
  *   encoder.onnx    image [N,3,H,W] → e0 = DCT/steps [N,192,H/8,W/8], e1 = block means/topSteps [N,3,H/16,W/16]
- *   quantizer.onnx  e0, e1 → indices1 = round(e1) + K/2; indices0 = round(e0 − pred(indices1)) + K/2
+ *   quantizer.onnx  e0, e1 → indices1 = round(e1) + K/2; indices0 = deadzone-round(e0 − pred(indices1)) + K/2
  *   decoder.onnx    indices0, indices1, levelMask → coefficients → refiner → inverse DCT → RGB
  *
  * The DC prediction pred (8 × the decoded top-level mean, on each colour's DC channel) is the
@@ -16,7 +16,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { OnnxGraphBuilder, type IoSpec, type Weights } from '../export/onnxGraph.js';
 import { GRAPH_FILES, graphsFingerprint, MANIFEST_FORMAT_VERSION, type GraphIo, type GraphKey } from '../export/exportModel.js';
 import { blockDctMatrix, RGB_TO_YCC, YCC_OFFSET, YCC_TO_RGB } from './basis.js';
-import { BLOCK, COEFFS, coefficientSteps, STRIDES, topSteps, type TransformConfig } from './config.js';
+import { BLOCK, COEFFS, coefficientSteps, deadzoneVectors, STRIDES, topSteps, type TransformConfig } from './config.js';
 import { buildRefiner, REFINER_INPUT_SCALE, REFINER_OUTPUT_SCALE, refinerNames } from './model.js';
 
 const NC = 3 * COEFFS;
@@ -120,7 +120,11 @@ function buildQuantizer(cfg: TransformConfig, scale: number): Built {
   const g = new OnnxGraphBuilder(new Map());
   const v1 = gridValues(g, 'e1', cfg.K, 'grid1');
   toIndices(g, v1, cfg.K, 'indices1');
-  const v0 = gridValues(g, g.op('Sub', ['e0', dcPrediction(g, cfg, scale, v1, false)]), cfg.K, 'grid0');
+  // Deadzone rounding, sign(t)·⌊|t| + r⌋ with r = 0.5 on the DC channels (plain rounding, up to ties).
+  const t = g.op('Sub', ['e0', dcPrediction(g, cfg, scale, v1, false)]);
+  const r = g.constFloat('grid0.round', [1, NC, 1, 1], deadzoneVectors(cfg).round);
+  const mag = g.op('Floor', [g.op('Add', [g.op('Abs', [t]), r])]);
+  const v0 = g.op('Clip', [g.op('Mul', [g.op('Sign', [t]), mag]), g.constFloat('grid0.lo', [], [-cfg.K / 2]), g.constFloat('grid0.hi', [], [cfg.K / 2 - 1])]);
   toIndices(g, v0, cfg.K, 'indices0');
   return encode(g, cfg, 'quantizer', [
     { name: 'e0', type: 'float32', shape: ['N', NC, ...dims(0)] },
@@ -136,7 +140,11 @@ function buildDecoder(cfg: TransformConfig, scale: number, weights: Weights): Bu
   const v1 = fromIndices(g, 'indices1', cfg.K, 1);
   const v0 = fromIndices(g, 'indices0', cfg.K, 0);
   const steps = g.constFloat('steps', [1, NC, 1, 1], coefficientSteps(cfg, scale));
-  const coef = g.op('Add', [g.op('Mul', [v0, steps]), dcPrediction(g, cfg, scale, v1, true)]);
+  // Nonzero AC values move `shrink` steps towards zero; Clip(v, −1, 1) is sign(v) for integers (Sign avoided: not every web EP has it).
+  const one = g.constFloat('deq.one', [], [1]);
+  const sign = g.op('Clip', [v0, g.constFloat('deq.minus_one', [], [-1]), one]);
+  const deq = g.op('Sub', [v0, g.op('Mul', [sign, g.constFloat('deq.shrink', [1, NC, 1, 1], deadzoneVectors(cfg).shrink)])]);
+  const coef = g.op('Add', [g.op('Mul', [deq, steps]), dcPrediction(g, cfg, scale, v1, true)]);
   // The refiner's input: coefficients / 64 and a constant channel log2(scale) (built from a slice, so no shape ops).
   const first = g.op('Slice', [coef, g.constInt64('qchan.starts', [1], [0]), g.constInt64('qchan.ends', [1], [1]), g.constInt64('qchan.axes', [1], [1])]);
   const qchan = g.op('Add', [g.op('Mul', [first, g.constFloat('qchan.zero', [], [0])]), g.constFloat('qchan.value', [], [Math.log2(scale)])]);

@@ -10,7 +10,7 @@ import { runGraph } from '../tfjs/executor.js';
 import { Rng } from '../tfjs/rng.js';
 import type { GradientApplier } from '../train/adamw.js';
 import { blockDctMatrix, RGB_TO_YCC, YCC_OFFSET, YCC_TO_RGB } from './basis.js';
-import { BLOCK, COEFFS, coefficientSteps, topSteps, type TransformConfig } from './config.js';
+import { BLOCK, COEFFS, coefficientSteps, deadzoneVectors, topSteps, type TransformConfig } from './config.js';
 
 /** The refiner sees coefficients / INPUT_SCALE and outputs corrections × OUTPUT_SCALE (absolute DCT units). */
 export const REFINER_INPUT_SCALE = 64;
@@ -129,8 +129,12 @@ export class TransformModel {
       const means = tf.image.resizeNearestNeighbor(tf.mul(q1, tSteps) as tf.Tensor4D, [H / BLOCK, W / BLOCK]);
       const pred = tf.reshape(tf.matMul(tf.reshape(tf.mul(means, BLOCK), [-1, 3]), this.dcPlace), [n, H / BLOCK, W / BLOCK, 3 * COEFFS]);
       const steps = tf.tensor1d(coefficientSteps(this.cfg, scale));
-      const q0 = grid(tf.div(tf.sub(this.dct(ycc), pred), steps) as tf.Tensor4D);
-      const coef = keepBottom ? tf.add(tf.mul(q0, steps), pred) : pred;
+      const dz = deadzoneVectors(this.cfg);
+      const t = tf.div(tf.sub(this.dct(ycc), pred), steps);
+      const q0 = tf.clipByValue(tf.mul(tf.sign(t), tf.floor(tf.add(tf.abs(t), tf.tensor1d(dz.round)))), -half, half - 1) as tf.Tensor4D;
+      // Dequantize: nonzero AC values move `shrink` steps towards zero (clip(v, −1, 1) = sign(v) for integers).
+      const deq = tf.sub(q0, tf.mul(tf.clipByValue(q0, -1, 1), tf.tensor1d(dz.shrink)));
+      const coef = keepBottom ? tf.add(tf.mul(deq, steps), pred) : pred;
       return { q0, q1, coef };
     });
     return r as unknown as Analysis;
