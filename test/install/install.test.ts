@@ -5,7 +5,9 @@
  *  - run `dqcodec encode` / `decode` through the installed bin (Node project);
  *  - build a Vite app made from create-vite's vanilla-ts template that imports @dqcodec/web:
  *    `tsc --noEmit` under the template's strict tsconfig, then `vite build`;
- *  - decode the CLI's .dqc in headless Chromium from the built app (main thread and Worker);
+ *  - decode the CLI's .dqc in headless Chromium from the built app (main thread and Worker), with
+ *    the shipped model family served as a static directory (family.json, then the one member the
+ *    file needs);
  *  - check that the app's install has no onnxruntime-node, sharp or protobufjs of ours.
  */
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
@@ -130,7 +132,7 @@ async function main(): Promise<void> {
     missing = isDqcError(err) || isWebDecoderError(err) ? \`\${err.code}: \${err.message}\` : String(err);
   }
   decoder.dispose();
-  out.textContent = JSON.stringify({ ok: true, width: image.width, height: image.height, provider: decoder.provider, worker: decoder.worker, passes, missing, rgba: Array.from(image.data.subarray(0, 4)) });
+  out.textContent = JSON.stringify({ ok: true, width: image.width, height: image.height, provider: decoder.provider, worker: decoder.worker, family: decoder.family?.name ?? null, quality: image.model.quality ?? null, passes, missing, rgba: Array.from(image.data.subarray(0, 4)) });
 }
 
 main().catch((err: unknown) => {
@@ -143,9 +145,10 @@ main().catch((err: unknown) => {
 const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream', '.dqc': 'application/octet-stream', '.css': 'text/css' };
 
 /** Static files: the app's dist/, plus extra URL → file entries; anything else is the app's index.html (an SPA fallback). */
-async function serve(dist: string, extra: Record<string, string>): Promise<{ server: Server; url: string }> {
+async function serve(dist: string, extra: Record<string, string>, log: string[] = []): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    log.push(path);
     let file = extra[path] ?? join(dist, path === '/' ? 'index.html' : path);
     if (!file.startsWith(dist) && !Object.values(extra).includes(file)) file = join(dist, 'index.html');
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(dist, 'index.html');
@@ -154,6 +157,19 @@ async function serve(dist: string, extra: Record<string, string>): Promise<{ ser
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+/**
+ * URL → file for what a browser may fetch of a model directory served at `prefix`: a family's
+ * family.json and each member's manifest.json + decoder.onnx, or a single model's two files.
+ */
+function modelRoutes(dir: string, prefix: string): Record<string, string> {
+  const routes: Record<string, string> = {};
+  const family = join(dir, 'family.json');
+  const members = existsSync(family) ? (JSON.parse(readFileSync(family, 'utf8')) as { qualities: { dir: string }[] }).qualities.map((m) => `${m.dir}/`) : [''];
+  if (existsSync(family)) routes[`${prefix}family.json`] = family;
+  for (const m of members) for (const f of ['manifest.json', 'decoder.onnx']) routes[`${prefix}${m}${f}`] = join(dir, m, f);
+  return routes;
 }
 
 /** Every package directory name under node_modules (scoped ones as @scope/name), nested ones included. */
@@ -238,11 +254,9 @@ describe('the packed packages, installed into fresh projects', () => {
 
   it.skipIf(!existsSync(CHROMIUM))('the built app decodes the CLI-made .dqc in Chromium (main thread and Worker)', async () => {
     const model = join(nodeApp, 'node_modules/@dqcodec/codec/models/default');
-    const s = await serve(join(webApp, 'dist'), {
-      '/model/manifest.json': join(model, 'manifest.json'),
-      '/model/decoder.onnx': join(model, 'decoder.onnx'),
-      '/photo.dqc': join(nodeApp, 'photo.dqc'),
-    });
+    const isFamily = existsSync(join(model, 'family.json'));
+    const log: string[] = [];
+    const s = await serve(join(webApp, 'dist'), { ...modelRoutes(model, '/model/'), '/photo.dqc': join(nodeApp, 'photo.dqc') }, log);
     server = s.server;
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'], timeout: 60_000 });
     try {
@@ -250,12 +264,23 @@ describe('the packed packages, installed into fresh projects', () => {
         const page = await browser.newPage();
         const errors: string[] = [];
         page.on('pageerror', (e) => errors.push(e.message));
+        log.length = 0;
         await page.goto(`${s.url}${worker ? '?worker=1' : ''}`);
         await page.waitForFunction(() => document.querySelector('#result')?.textContent?.startsWith('{'), undefined, { timeout: 120_000 });
         const result = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as Record<string, unknown>;
         expect(result, JSON.stringify(result)).toMatchObject({ ok: true, width: 768, height: 512, provider: 'wasm', worker, passes: [false, true], missing: expect.stringMatching(/^BAD_MAGIC: .*missing\.dqc is an HTML page/) });
         expect((result.rgba as number[])[3]).toBe(255);
         expect(errors).toEqual([]);
+        if (isFamily) {
+          // family.json, then only the member that made photo.dqc.
+          const family = JSON.parse(readFileSync(join(model, 'family.json'), 'utf8')) as { name: string; qualities: { dir: string; fingerprint: string }[] };
+          const fp = readHeader(new Uint8Array(readFileSync(join(nodeApp, 'photo.dqc')))).fingerprint;
+          const member = family.qualities.findIndex((m) => m.fingerprint === fp);
+          expect(member, 'photo.dqc is from a member of the shipped family').toBeGreaterThanOrEqual(0);
+          expect(result).toMatchObject({ family: family.name, quality: member + 1 });
+          const dir = family.qualities[member].dir;
+          expect(log.filter((p) => p.startsWith('/model/')).sort()).toEqual(['/model/family.json', `/model/${dir}/decoder.onnx`, `/model/${dir}/manifest.json`]);
+        }
         await page.close();
       }
     } finally {
