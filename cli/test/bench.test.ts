@@ -13,6 +13,8 @@ const bench = (args: string[]): Promise<Result> => cli(['bench', ...args]);
 
 
 const SMALL_SWEEP = ['--jpeg-q', '5,40,90', '--webp-q', '30,90', '--avif-q', '40'];
+/** The shipped DQ-AE, a single model directory (the default model is a family). */
+const DQ_AE = join(defaultModelDir(), '../dq-ae');
 
 describe('dqcodec bench', () => {
   let dir: string;
@@ -25,7 +27,7 @@ describe('dqcodec bench', () => {
     out = tmp('dq-bench-out-');
     writeFileSync(join(dir, 'a.png'), await png(colour, 200, 184, 3));
     writeFileSync(join(dir, 'b.png'), await png(photoPixels(192, 176, 1, 8), 192, 176, 1));
-    const r = await bench([dir, '-m', defaultModelDir(), '--levels', 'all,1', ...SMALL_SWEEP, '--json', '--plot', join(out, 'rd.svg'), '-q']);
+    const r = await bench([dir, '-m', DQ_AE, '--levels', 'all,1', ...SMALL_SWEEP, '--json', '--plot', join(out, 'rd.svg'), '-q']);
     expect(r.code, r.stderr).toBe(0);
     report = JSON.parse(r.stdout) as BenchReport;
   });
@@ -96,13 +98,39 @@ describe('dqcodec bench', () => {
   });
 
   it('prints tables without --json and can write the JSON to a file', async () => {
-    const r = await bench([join(dir, 'a.png'), '--codecs', 'jpeg', '--jpeg-q', '20,80', '--json', join(out, 'r.json'), '-q']);
+    const r = await bench([join(dir, 'a.png'), '-m', DQ_AE, '--codecs', 'jpeg', '--jpeg-q', '20,80', '--json', join(out, 'r.json'), '-q']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('| codec | setting | bpp | PSNR dB | MS-SSIM | MS-SSIM dB |');
     expect(r.stdout).toContain('BD-rate needs at least 2 dqcodec operating points');
     const saved = JSON.parse(readFileSync(join(out, 'r.json'), 'utf8')) as BenchReport;
     expect(saved.measurements).toHaveLength(1 + 2);
     expect(saved.bdRate[0].perImage[0].gap).toEqual({ psnr: 'dqcodec has fewer than 2 points', msssimDb: 'dqcodec has fewer than 2 points' });
+  });
+
+  it('a model family: every quality is an operating point, --quality restricts them', async () => {
+    const all = await bench([join(dir, 'a.png'), '--codecs', 'none', '--json', '-q']);
+    expect(all.code, all.stderr).toBe(0);
+    const r = JSON.parse(all.stdout) as BenchReport;
+    expect(r.operatingPoints.map((p) => p.label)).toEqual(Array.from({ length: 10 }, (_, i) => `dqcodec dqc-tc-q${i + 1}`));
+    expect(r.operatingPoints[4].modelDir).toBe(join(defaultModelDir(), 'dqc-tc-q5'));
+    const bpp = r.measurements.map((m) => m.bpp);
+    for (let i = 1; i < bpp.length; i++) expect(bpp[i]).toBeGreaterThan(bpp[i - 1]);
+    const some = await bench([join(dir, 'a.png'), '-m', defaultModelDir(), '--quality', '1,low,10', '--levels', 'all,1', '--codecs', 'none', '--json', '-q']);
+    expect(some.code, some.stderr).toBe(0);
+    expect((JSON.parse(some.stdout) as BenchReport).operatingPoints.map((p) => p.label)).toEqual([
+      'dqcodec dqc-tc-q1',
+      'dqcodec dqc-tc-q1 top 1/2',
+      'dqcodec dqc-tc-q2',
+      'dqcodec dqc-tc-q2 top 1/2',
+      'dqcodec dqc-tc-q10',
+      'dqcodec dqc-tc-q10 top 1/2',
+    ]);
+    const bad = await bench([join(dir, 'a.png'), '--quality', '11', '--codecs', 'none']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--quality 11: .*1–10/);
+    const single = await bench([join(dir, 'a.png'), '-m', DQ_AE, '--quality', '3', '--codecs', 'none']);
+    expect(single.code).toBe(1);
+    expect(single.stderr).toMatch(/none of the models is a model family/);
   });
 
   it('refuses images too small for MS-SSIM, a non-SVG plot name and unknown codecs', async () => {

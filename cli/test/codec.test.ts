@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { crc32, cudaAvailable, defaultModelDir } from '@dqcodec/codec';
+import { crc32, cudaAvailable, defaultModelDir, isModelDir } from '@dqcodec/codec';
 import { alphaPlane, makeModel, photoPixels, png, rgba, tmp } from '../../packages/codec/test/node/helpers.js';
 import { runCli } from './run.js';
 import { cli, expectUserError, type Result } from './inProcess.js';
@@ -138,11 +138,11 @@ describe('dqcodec encode / decode / info (in-process)', () => {
     expect(ls(d)).toEqual([]);
   });
 
-  it.skipIf(existsSync(join(defaultModelDir(), 'manifest.json')))('without --model and without a default model, says how to get one', async () => {
+  it.skipIf(isModelDir(defaultModelDir()))('without --model and without a default model, says how to get one', async () => {
     expectUserError(await cli(['encode', photo, '-o', join(tmp(), 'a.dqc')]), /default model .*models\/default is missing: pass --model <dir>.*dqcodec export/);
   });
 
-  it.skipIf(!existsSync(join(defaultModelDir(), 'manifest.json')))('without --model, the shipped default model round-trips a photo', async () => {
+  it.skipIf(!isModelDir(defaultModelDir()))('without --model, the shipped default model round-trips a photo', async () => {
     const d = tmp();
     const saved = process.env.DQCODEC_MODEL;
     delete process.env.DQCODEC_MODEL;

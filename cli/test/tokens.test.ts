@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeIndices, defaultModelDir, loadModelBundle, readNpy, readTokens, writeNpy } from '@dqcodec/codec';
+import { decodeIndices, defaultModelDir, familyMemberByFingerprint, isFamilyDir, loadFamilyMember, loadModelBundle, readModelFamily, readNpy, readTokens, writeNpy } from '@dqcodec/codec';
 import { alphaPlane, makeModel, photoPixels, png, rgba, tmp } from '../../packages/codec/test/node/helpers.js';
 import { runCli } from './run.js';
 import { cli, expectUserError, type Result } from './inProcess.js';
@@ -56,9 +56,10 @@ async function expectSamePixels(image: string, m: string, extra: string[] = [], 
     expect(a.data.equals(firstChannels(b.data, b.channels, colour)), `${image} ${format} ${levels.join(' ')}`).toBe(true);
   }
   // The token file holds exactly the indices that the .dqc file entropy-codes.
-  const { manifest } = await loadModelBundle(m);
-  const dqcLevels = decodeIndices(readFileSync(join(d, 'x.dqc')), { tables: manifest.entropy }).levels;
   const set = await readTokens(doc);
+  const family = isFamilyDir(m) ? await readModelFamily(m) : null;
+  const { manifest } = family ? await loadFamilyMember(m, family, familyMemberByFingerprint(family, set.model.fingerprint)!) : await loadModelBundle(m);
+  const dqcLevels = decodeIndices(readFileSync(join(d, 'x.dqc')), { tables: manifest.entropy }).levels;
   expect(set.levels.map(({ M, K, h, w, indices }) => ({ M, K, h, w, indices }))).toEqual(dqcLevels);
   return doc;
 }
@@ -102,12 +103,23 @@ describe('tokens → detokenize equals decode of the .dqc', () => {
     await expectSamePixels(photo, model, ['--tile', '0']);
   });
 
-  it('with the shipped default model on a crop of a sample photo', async () => {
+  it('with the shipped DQ-AE (models/dq-ae) on a crop of a sample photo', async () => {
+    const crop = join(tmp(), 'crop.png');
+    await sharp(join(defaultModelDir(), '../../samples/ladybird.png')).extract({ left: 300, top: 200, width: 120, height: 72 }).png().toFile(crop);
+    const doc = await expectSamePixels(crop, join(defaultModelDir(), '../dq-ae'));
+    const set = await readTokens(doc);
+    expect(set.levels.map((l) => [l.stride, l.M, l.K, l.h, l.w])).toEqual([[16, 8, 256, 5, 8], [8, 8, 256, 10, 16]]);
+  });
+
+  it('with the shipped default model family (transform models, coefficient tables), at its default quality and at --quality 2', async () => {
     const crop = join(tmp(), 'crop.png');
     await sharp(join(defaultModelDir(), '../../samples/ladybird.png')).extract({ left: 300, top: 200, width: 120, height: 72 }).png().toFile(crop);
     const doc = await expectSamePixels(crop, defaultModelDir());
     const set = await readTokens(doc);
-    expect(set.levels.map((l) => [l.stride, l.M, l.K, l.h, l.w])).toEqual([[16, 8, 256, 5, 8], [8, 8, 256, 10, 16]]);
+    expect(set.model.name).toBe('dqc-tc-q6');
+    expect(set.levels.map((l) => [l.stride, l.M, l.K, l.h, l.w])).toEqual([[16, 3, 4096, 5, 8], [8, 192, 4096, 10, 16]]);
+    const low = await expectSamePixels(crop, defaultModelDir(), ['--quality', '2']);
+    expect((await readTokens(low)).model.name).toBe('dqc-tc-q2');
   });
 });
 

@@ -8,13 +8,14 @@ import cliProgress from 'cli-progress';
 import { analyzeImages, INPUT_EXTENSIONS, writeHeatmap, type AnalysisReport, type LevelAnalysis } from '@dqcodec/codec';
 import { UserError } from '../errors.js';
 import { intOption } from '../options.js';
-import { addCodecOptions, expandInputs, openCodec, type CodecFlags } from './codecCommon.js';
+import { addCodecOptions, addQualityOption, expandInputs, openCodec, qualityMember, type CodecFlags } from './codecCommon.js';
 import { printable } from '../printable.js';
 
 interface AnalyzeFlags extends CodecFlags {
   json: boolean;
   heatmap?: string;
   seed: number;
+  quality?: string;
 }
 
 const EXPLAIN = `
@@ -77,20 +78,22 @@ export function registerAnalyze(program: Command): void {
     .option('--heatmap <file>', 'also draw the pairwise-MI matrices (.png or .svg)')
     .option('--seed <n>', 'seed of the independent-codebook baseline', intOption(0), 1)
     .addHelpText('after', EXPLAIN);
+  addQualityOption(cmd);
   addCodecOptions(cmd).action(async (inputs: string[], o: AnalyzeFlags) => {
     const heatmap = o.heatmap;
     if (heatmap !== undefined && !/\.(png|svg)$/i.test(heatmap)) throw new UserError(`--heatmap ${heatmap}: use a .png or .svg file name`);
     const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
     if (expanded.missing.length > 0) throw new UserError(expanded.missing[0].message);
     if (expanded.files.length === 0) throw new UserError(`no images found in ${inputs.join(', ')} (looked for ${INPUT_EXTENSIONS.join(', ')})`);
-    const codec = await openCodec(o);
+    const root = await openCodec(o);
     const bar = progressBar(o.quiet);
     let report: AnalysisReport;
     try {
+      const codec = await qualityMember(root, o.quality);
       report = await analyzeImages(codec, expanded.files.map((x) => x.path), { seed: o.seed, onProgress: bar.update });
     } finally {
       bar.stop();
-      await codec.close();
+      await root.close();
     }
     if (heatmap !== undefined) await writeHeatmap(report, heatmap);
     process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`);

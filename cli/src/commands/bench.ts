@@ -3,7 +3,7 @@
  * AVIF on a set of images — bits per pixel from real file sizes, PSNR and MS-SSIM, BD-rates, each
  * codec's PSNR at dqcodec's rate, a table, a JSON document (docs/bench.md) and an SVG/PNG plot.
  */
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { cpus } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
@@ -20,6 +20,7 @@ import { printable } from '../printable.js';
 interface BenchFlags {
   model: string[];
   levels: (number | 'all')[];
+  quality?: string[];
   codecs: SharpCodec[];
   jpegQ?: number[];
   webpQ?: number[];
@@ -60,21 +61,47 @@ function codecList(v: string): SharpCodec[] {
   return xs as SharpCodec[];
 }
 
-/** Operating points: every --model dir × every --levels entry, labelled by model name (or dir when names clash). */
+function qualityList(v: string): string[] {
+  const xs = v.split(',').map((s) => s.trim());
+  if (xs.some((x) => x === '')) throw new InvalidArgumentError(`expected comma-separated qualities (numbers or aliases), got "${v}"`);
+  return xs;
+}
+
+/**
+ * Operating points: every model × every --levels entry, labelled by model name (or dir when
+ * names clash). A model family gives one model per quality: all of them, or those of --quality.
+ */
 async function operatingPoints(o: BenchFlags): Promise<OperatingPoint[]> {
   const dirs = o.model.length > 0 ? o.model : [process.env.DQCODEC_MODEL ?? defaultModelDir()];
-  const codecs = await Promise.all(dirs.map((dir) => DqCodec.load(dir, { ep: o.ep, threads: o.threads })));
-  const names = codecs.map((c) => c.manifest.name);
+  const roots = await Promise.all(dirs.map((dir) => DqCodec.load(dir, { ep: o.ep, threads: o.threads })));
+  if (o.quality !== undefined && !roots.some((r) => r.family)) throw new UserError('--quality: none of the models is a model family (numbered qualities need one, such as the default model)');
+  const models: { dir: string; codec: DqCodec; fallback: string }[] = [];
+  for (const [i, root] of roots.entries()) {
+    const f = root.family;
+    if (!f) {
+      models.push({ dir: dirs[i], codec: root, fallback: dirs[i] });
+      continue;
+    }
+    const qs = o.quality ?? f.qualities.map((m) => String(m.quality));
+    for (const q of qs) {
+      const codec = await root.member(q).catch((err: unknown) => {
+        throw (err as Error).name === 'DqcError' ? new UserError(`--quality ${q}: ${(err as Error).message}`) : err;
+      });
+      const m = f.qualities[codec.quality! - 1];
+      models.push({ dir: join(dirs[i], m.dir), codec, fallback: `${dirs[i]} q${m.quality}` });
+    }
+  }
+  const names = models.map((m) => m.codec.manifest.name);
   const points: OperatingPoint[] = [];
-  codecs.forEach((codec, i) => {
+  models.forEach(({ dir, codec, fallback }, i) => {
     const total = codec.manifest.levels.length;
-    const name = names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : dirs[i];
+    const name = names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : fallback;
     for (const lv of o.levels) {
       const levels = lv === 'all' ? total : lv;
-      if (levels > total) throw new UserError(`--levels ${levels}: model ${dirs[i]} has ${total} level${total === 1 ? '' : 's'}`);
+      if (levels > total) throw new UserError(`--levels ${levels}: model ${dir} has ${total} level${total === 1 ? '' : 's'}`);
       const label = `dqcodec ${name}${levels < total ? ` top ${levels}/${total}` : ''}`;
       if (points.some((p) => p.label === label)) throw new UserError(`operating point "${label}" is given twice`);
-      points.push({ label, modelDir: dirs[i], levels, totalLevels: total, codec });
+      points.push({ label, modelDir: dir, levels, totalLevels: total, codec });
     }
   });
   return points;
@@ -105,7 +132,7 @@ function buildReport(images: BenchImage[], points: OperatingPoint[], ms: Measure
     command: ['dqcodec', ...process.argv.slice(2)].join(' '),
     environment: environment(),
     metrics: METRIC_NOTES,
-    settings: { ...Object.fromEntries(codecs.map((c) => [c, SHARP_SETTINGS[c]])), dqcodec: 'DqCodec.encodeImage(png, { levels }) with the context entropy method; decoded with every stored level' },
+    settings: { ...Object.fromEntries(codecs.map((c) => [c, SHARP_SETTINGS[c]])), dqcodec: "DqCodec.encodeImage(png, { levels }) with the model's entropy method (context, or coefficient for transform models); decoded with every stored level" },
     operatingPoints: points.map((p) => ({ label: p.label, modelDir: p.modelDir, modelName: p.codec.manifest.name, fingerprint: p.codec.manifest.fingerprint, levels: p.levels, totalLevels: p.totalLevels })),
     images: images.map((i) => ({ name: i.name, width: i.width, height: i.height, channels: i.channels })),
     measurements: jsonMeasurements(ms),
@@ -160,7 +187,8 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('Rate–distortion benchmark: dqcodec operating points against JPEG (mozjpeg), WebP and AVIF sweeps — bpp, PSNR, MS-SSIM, BD-rate, plot.')
     .argument('<images...>', 'image files, directories (searched recursively) or quoted globs')
-    .option('-m, --model <dir>', 'model directory; repeat for several operating points (default: $DQCODEC_MODEL, else models/default)', collect, [])
+    .option('-m, --model <dir>', 'model directory or model family (every quality of a family is an operating point); repeat for several (default: $DQCODEC_MODEL, else models/default, a family of qualities 1–10)', collect, [])
+    .option('--quality <list>', 'qualities of each model family to measure, numbers or aliases, e.g. 1,3,5,7,9,10 (default: all)', qualityList)
     .option('--levels <list>', 'top levels each file stores, per model: "all" and/or numbers, e.g. all,1', levelList, ['all'])
     .option('--codecs <list>', `codecs to sweep: ${SHARP_CODECS.join(',')} or none`, codecList, [...SHARP_CODECS])
     .option('--jpeg-q <list>', `JPEG qualities (default ${DEFAULT_SWEEPS.jpeg.join(',')})`, intList(1, 100))

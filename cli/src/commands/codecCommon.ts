@@ -3,12 +3,11 @@
  * errors, expanding inputs (files, directories, quoted globs) and the batch loop (progress bar,
  * keep going past bad files, report them at the end, non-zero exit).
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { checkColour, DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, MAX_THREADS, OUTPUT_FORMATS, type ExecutionProvider } from '@dqcodec/codec';
+import { checkColour, DEFAULT_MAX_PIXELS, DEFAULT_TILE_SIZE, defaultModelDir, DqCodec, isModelDir, MAX_THREADS, OUTPUT_FORMATS, type ExecutionProvider } from '@dqcodec/codec';
 import { isUserError, UserError } from '../errors.js';
 import { intOption, intRange } from '../options.js';
 import { printable, printableError } from '../printable.js';
@@ -66,7 +65,7 @@ export function addImageOutputOptions(cmd: Command, formatDefault: string): Comm
 
 export function addCodecOptions(cmd: Command): Command {
   return cmd
-    .option('-m, --model <dir>', 'model directory (default: $DQCODEC_MODEL, else the shipped models/default)')
+    .option('-m, --model <dir>', 'model directory or model family (default: $DQCODEC_MODEL, else the shipped models/default, a family of qualities 1–10)')
     .addOption(new Option('--ep <provider>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', `onnxruntime intra-op threads, 1 to ${MAX_THREADS} (default: one per core)`, intRange(1, MAX_THREADS))
     .option('--tile <px>', `tile size in pixels for large images (0 = no tiling; memory grows with the tile)`, intOption(0), DEFAULT_TILE_SIZE)
@@ -86,7 +85,7 @@ async function openCodecUnsafe(o: CodecFlags): Promise<DqCodec> {
   let dir = o.model ?? process.env.DQCODEC_MODEL;
   if (dir === undefined) {
     dir = defaultModelDir();
-    if (!existsSync(join(dir, 'manifest.json'))) {
+    if (!isModelDir(dir)) {
       throw new UserError(
         `no model given and the default model ${dir} is missing: pass --model <dir>, set DQCODEC_MODEL, ` +
           'or train and export one (`dqcodec train --config default ... --out runs/default`, then `dqcodec export runs/default -o models/default`)',
@@ -94,6 +93,32 @@ async function openCodecUnsafe(o: CodecFlags): Promise<DqCodec> {
     }
   }
   return DqCodec.load(dir, { ep: o.ep, threads: o.threads, tileSize: o.tile, maxPixels: o.maxPixels });
+}
+
+/** --quality for commands that read images with a model family (tokens, analyze): 1..N or an alias. */
+export function addQualityOption(cmd: Command): Command {
+  return cmd.option('--quality <q>', "with a model family (the default model: 1–10, default 6, aliases low, medium, high), the quality whose model is used");
+}
+
+/**
+ * The member of root's family for --quality (undefined → root itself). A quality the family lacks,
+ * or any quality for a single model directory, is a one-line UserError listing the valid ones.
+ */
+export async function qualityMember(root: DqCodec, quality: string | undefined): Promise<DqCodec> {
+  if (quality === undefined) return root;
+  const f = root.family;
+  if (!f) {
+    throw new UserError(`--quality ${printable(quality)}: model ${printable(root.manifest.name)} (${printable(root.modelDir)}) is a single model, not a model family with numbered qualities`);
+  }
+  try {
+    return await root.member(quality);
+  } catch (err) {
+    if ((err as Error).name !== 'DqcError' || !/^quality /.test((err as Error).message)) throw err;
+    const names = Object.entries(f.aliases).map(([k, v]) => `${k} = ${v}`);
+    throw new UserError(
+      `--quality ${printable(quality)}: model family ${printable(f.name)} has qualities 1–${f.qualities.length} (1 = smallest files)${names.length ? ` and the aliases ${names.join(', ')}` : ''}`,
+    );
+  }
 }
 
 export interface InputFile {

@@ -90,7 +90,7 @@ export function registerDemo(program: Command): void {
     }
     await codec.close();
     if (!o.quiet) {
-      process.stdout.write(`${printable(`model ${codec.modelDir} (${codec.manifest.name})`)}\n\n`);
+      process.stdout.write(`${printable(codec.family ? `model family ${codec.familyDir} (${codec.family.name}), quality ${codec.quality} of ${codec.family.qualities.length}` : `model ${codec.modelDir} (${codec.manifest.name})`)}\n\n`);
       process.stdout.write('| image | size | .dqc bytes | bpp | PSNR dB | JPEG same size, PSNR dB | top level only: bytes → PSNR dB | encode / decode ms |\n');
       process.stdout.write('|---|---|---|---|---|---|---|---|\n');
       process.stdout.write(rows.join('\n') + '\n');

@@ -25,7 +25,7 @@ export function registerFitEntropy(program: Command): void {
     const tty = process.stderr.isTTY && !o.quiet;
     const bar = tty ? new cliProgress.SingleBar({ format: 'fit-entropy [{bar}] {value}/{total} | {file}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
     let started = false;
-    const r = await fitEntropy(codec.modelDir, o.data, {
+    const r = await fitEntropy(codec.familyDir ?? codec.modelDir, o.data, {
       ep: o.ep,
       threads: o.threads,
       tileSize: o.tile,

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { alphaSection, hasAlphaSection, levelStream, loadModelBundle, readHeader, readDqcFile, DqcError } from '@dqcodec/codec';
+import { alphaSection, familyMemberByFingerprint, hasAlphaSection, isFamilyDir, levelStream, loadFamilyMember, loadModelBundle, readHeader, readDqcFile, readModelFamily, DqcError } from '@dqcodec/codec';
 import { jsonPrintable, printable, printableError } from '../printable.js';
 import { singleFileError, channelsName } from './codecCommon.js';
 
@@ -34,8 +34,11 @@ export interface DqcInfo {
   /** Top level first. */
   levels: LevelInfo[];
   alpha: { bytes: number; bitsPerPixel: number; method: 'constant' | 'adaptive' | 'unknown' } | null;
-  /** When --model was given: whether the file's fingerprint is that model's. */
-  model?: { dir: string; name: string; matches: boolean };
+  /**
+   * When --model was given: whether the file's fingerprint is that model's (for a model family:
+   * one of its members', with the family's name and the member's quality).
+   */
+  model?: { dir: string; name: string; matches: boolean; family?: string; quality?: number };
 }
 
 /** Parse and check a whole .dqc file (header, every stream CRC, alpha section, trailing bytes). */
@@ -96,7 +99,7 @@ function render(i: DqcInfo): string {
   const lines = [
     `${printable(i.file)}: ${i.bytes} bytes, .dqc version ${i.version}, entropy method ${i.method}`,
     `image     ${i.width}×${i.height} ${channelsName(i.channels)} (padded ${i.paddedWidth}×${i.paddedHeight}), ${i.bpp.toFixed(4)} bpp`,
-    `model     ${i.fingerprint}${i.model ? ` (${i.model.matches ? `matches ${printable(i.model.name)}` : `NOT the model in ${printable(i.model.dir)}`})` : ''}`,
+    `model     ${i.fingerprint}${i.model ? ` (${modelNote(i.model)})` : ''}`,
     `tables    crc ${i.tablesCrc}; header ${i.headerBytes} bytes`,
     '',
     'level  stride  M × h × w              K     bytes  bits/index  log2 K     bpp',
@@ -109,13 +112,33 @@ function render(i: DqcInfo): string {
   return lines.join('\n');
 }
 
+function modelNote(m: NonNullable<DqcInfo['model']>): string {
+  if (m.family !== undefined) {
+    return m.matches ? `matches ${printable(m.name)}: quality ${m.quality} of model family ${printable(m.family)}` : `NOT a model of family ${printable(m.family)} in ${printable(m.dir)}`;
+  }
+  return m.matches ? `matches ${printable(m.name)}` : `NOT the model in ${printable(m.dir)}`;
+}
+
+/** Whether a file with `fingerprint` belongs to the model (or model family) in `dir`; the matching model is loaded and verified. */
+async function modelMatch(dir: string, fingerprint: string): Promise<NonNullable<DqcInfo['model']>> {
+  if (isFamilyDir(dir)) {
+    const family = await readModelFamily(dir);
+    const m = familyMemberByFingerprint(family, fingerprint);
+    if (!m) return { dir, name: family.name, matches: false, family: family.name };
+    const b = await loadFamilyMember(dir, family, m);
+    return { dir, name: b.manifest.name, matches: true, family: family.name, quality: m.quality };
+  }
+  const b = await loadModelBundle(dir);
+  return { dir, name: b.manifest.name, matches: b.manifest.fingerprint === fingerprint };
+}
+
 export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('Show a .dqc file\'s header and per-level sizes (bits per index vs log2 K); checks every checksum.')
     .argument('<file>', '.dqc file')
     .option('--json', 'print JSON', false)
-    .option('-m, --model <dir>', 'also say whether the file belongs to this model')
+    .option('-m, --model <dir>', 'also say whether the file belongs to this model (for a model family: which quality made it)')
     .action(async (file: string, o: { json: boolean; model?: string }) => {
       let info: DqcInfo;
       try {
@@ -125,10 +148,9 @@ export function registerInfo(program: Command): void {
         throw singleFileError(file, err);
       }
       if (o.model !== undefined) {
-        const b = await loadModelBundle(o.model).catch((err: unknown) => {
+        info.model = await modelMatch(o.model, info.fingerprint).catch((err: unknown) => {
           throw printableError(err);
         });
-        info.model = { dir: o.model, name: b.manifest.name, matches: b.manifest.fingerprint === info.fingerprint };
       }
       // JSON escapes control characters itself; the text form prints the file and model names printable.
       process.stdout.write(o.json ? `${jsonPrintable(JSON.stringify(info, null, 2))}\n` : `${render(info)}\n`);

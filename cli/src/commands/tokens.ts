@@ -14,13 +14,16 @@ import {
   addFlattenOption,
   addForceOption,
   addImageOutputOptions,
+  addQualityOption,
   channelsName,
   expandInputs,
   kb,
   mapOutputs,
   missingInputError,
   outputIsDirectory,
+  qualityMember,
   runBatch,
+  singleFileError,
   type CodecFlags,
   withCodec,
   withCodecForFile,
@@ -33,6 +36,7 @@ interface TokensFlags extends CodecFlags {
   overwrite: boolean;
   force: boolean;
   allowCorrupt: boolean;
+  quality?: string;
 }
 
 const LAYOUT_HELP = `
@@ -43,6 +47,8 @@ Layouts (levels are top first: level 0 = the coarsest, as in \`dqcodec info\`):
         -o is a file for one image, a directory (<name>.tokens.json each) for several.
   npy   -o is a directory; per image <name>.tokens.json, the same document with "file" in place of
         "indices", and <name>.level<i>.npy per level: uint16, shape (M, h, w), np.load-able.
+With a model family (the default model), --quality picks the model (default: the family's default
+quality); the tokens record its fingerprint, and detokenize finds that quality again by itself.
 Tokens hold no alpha: detokenize gives the colour channels. Edited tokens (any integer dtype in
 the .npy) decode as long as the model fingerprint, shapes and index ranges fit.`;
 
@@ -63,6 +69,7 @@ export function registerTokens(program: Command): void {
   addFlattenOption(cmd, 'composite transparency onto a background (default white) first');
   addAllowCorruptOption(cmd);
   addForceOption(cmd);
+  addQualityOption(cmd);
   addCodecOptions(cmd).action(async (inputs: string[], o: TokensFlags) => {
     const expanded = await expandInputs(inputs, INPUT_EXTENSIONS);
     const toDir = o.format === 'npy' || (await outputIsDirectory(o.out, expanded, inputs.length));
@@ -71,9 +78,14 @@ export function registerTokens(program: Command): void {
       if (expanded.missing.length > 0) throw missingInputError(expanded);
       const input = expanded.files[0].path;
       if (extname(o.out).toLowerCase() !== '.json') throw new UserError(`output ${o.out} should end in .json (--format json writes one JSON document)`);
-      await withCodecForFile(o, input, async (codec) => {
-        const r = await tokensFile(codec, input, o.out, opts);
-        if (!o.quiet) process.stdout.write(`${printable(summary(input, r))}\n`);
+      await withCodec(o, async (root) => {
+        const codec = await qualityMember(root, o.quality);
+        try {
+          const r = await tokensFile(codec, input, o.out, opts);
+          if (!o.quiet) process.stdout.write(`${printable(summary(input, r))}\n`);
+        } catch (err) {
+          throw singleFileError(input, err);
+        }
       });
       return;
     }
@@ -81,12 +93,13 @@ export function registerTokens(program: Command): void {
     if (expanded.files.length === 0 && expanded.missing.length === 0) throw new UserError(printable(`no input images found in ${inputs.join(', ')}`));
     const jobs = mapOutputs(expanded.files, o.out, '.tokens.json');
     await mkdir(o.out, { recursive: true });
-    await withCodec(o, (codec) =>
-      runBatch('tokenize', jobs, expanded, o.quiet, async (job) => {
+    await withCodec(o, async (root) => {
+      const codec = await qualityMember(root, o.quality);
+      await runBatch('tokenize', jobs, expanded, o.quiet, async (job) => {
         const r = await tokensFile(codec, job.input, job.output, opts);
         return { line: summary(job.input, r), notes: [] };
-      }),
-    );
+      });
+    });
   });
 }
 

@@ -14,6 +14,8 @@ export interface AnalyzeOptions {
   onProgress?: (e: { done: number; total: number; file: string; error?: string }) => void;
   /** Seed of the independence baseline (default 1). */
   seed?: number;
+  /** With a model family, the quality whose member is analysed (default: the codec's own; see EncodeOptions.quality). */
+  quality?: number | string;
 }
 
 export interface AnalysisReport {
@@ -30,7 +32,8 @@ export interface AnalysisReport {
 const SKIPPABLE = new Set(['ImageError', 'FileError']);
 
 /** Analyse the tokens the codec's model gives for `files`; unreadable images are skipped and listed. */
-export async function analyzeImages(codec: DqCodec, files: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
+export async function analyzeImages(family: DqCodec, files: readonly string[], opts: AnalyzeOptions = {}): Promise<AnalysisReport> {
+  const codec = await family.member(opts.quality);
   const m = codec.manifest;
   const analyzer = new CodebookAnalyzer(m.levels.map(({ M, K, stride }) => ({ M, K, stride })).reverse());
   const skipped: AnalysisReport['skipped'] = [];

@@ -4,15 +4,24 @@
  *   encode:  image → (tiles) encoder.onnx → quantizer.onnx → index maps → entropy coding (core)
  *   decode:  .dqc → entropy decoding (core) → index maps → (tiles) decoder.onnx → image
  *
+ * The model is a model directory or a model family (a directory with family.json and one model
+ * directory per quality, like the shipped models/default). A family codec encodes at the quality
+ * asked for (EncodeOptions.quality; default the family's defaultQuality) and decodes each file
+ * with the member whose fingerprint the file records. Members are loaded on first use and shared
+ * by the family's codecs; each loads only the sessions it uses.
+ *
  * Sessions are created on first use and reused; decoding never loads the encoder or quantizer.
  * Graph runs are serialised per codec, so concurrent calls share the memory bound of one tile.
  */
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import {
   decodeIndices,
   DqcError,
   encodeIndices,
   encodingTables,
+  familyMember,
+  familyMemberByFingerprint,
   isDqcError,
   checkHeaderFitsModel,
   copyReconstruction,
@@ -22,13 +31,15 @@ import {
   type ContainerLimits,
   type DqcHeader,
   type EntropyMethod,
+  type FamilyMember,
   type LevelIndices,
   type Manifest,
+  type ModelFamily,
 } from '@dqcodec/core';
 import { checkNotSameFile, FileError, writeFileAtomic } from './files.js';
 import { checkDeclaredLengths, readDqcFile } from './inputs.js';
 import { encodeImageBuffer, outputFormat, readImage, regionTensor, type OutputFormat, type SourceImage } from './image.js';
-import { GRAPH_KEYS, loadModelBundle, ModelError, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
+import { GRAPH_KEYS, isFamilyDir, loadFamilyMember, loadModelBundle, ModelError, readModelFamily, readVerifiedGraph, type GraphKey, type ModelBundle } from './model.js';
 import { createSession, cudaAvailable, CUDA_INSTALL_HINT, ExecutionProviderError, ort, type ExecutionProvider } from './runtime.js';
 import { modelMargins, planTiles, type TileMargins } from '@dqcodec/core';
 
@@ -83,9 +94,20 @@ export interface EncodeOptions {
    * the low-rate operating point (see QUALITY_LEVELS). Decoders treat such a file like a preview.
    */
   levels?: number;
+  /**
+   * Operating point. With a model family (such as the shipped models/default: qualities 1–10,
+   * about 0.1 to 1.5 bpp, default 6, aliases low = 2, medium = 6, high = 9): a quality 1…N
+   * (1 = smallest files), as a number or numeric string, or one of the family's aliases; the
+   * member of that quality encodes the image. Default: this codec's own quality (for a codec from
+   * DqCodec.load, the family's defaultQuality). With a single model directory: 'high' stores every
+   * level, 'low' only the top one (see levelsForQuality; `levels` wins), and numbers are refused.
+   * Decoding needs no quality: the file records its model. A quality that is not the model's
+   * throws (DqcError BAD_MANIFEST for a family, RangeError for a single model) before any work.
+   */
+  quality?: number | string;
 }
 
-/** Named operating points: how many top levels a file stores ('high' = all of them). */
+/** A single model's named operating points: how many top levels a file stores ('high' = all of them). Families have their own qualities (EncodeOptions.quality). */
 export type Quality = 'high' | 'low';
 export const QUALITIES: readonly Quality[] = ['high', 'low'];
 
@@ -161,6 +183,15 @@ function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
 
+/** What the codecs of one model family share: the family and its members, loaded on first use. */
+interface FamilyContext {
+  /** The directory as given (error messages) and resolved. */
+  given: string;
+  dir: string;
+  family: ModelFamily;
+  members: Map<number, Promise<DqCodec>>;
+}
+
 export class DqCodec {
   readonly manifest: Manifest;
   readonly modelDir: string;
@@ -170,13 +201,24 @@ export class DqCodec {
   readonly tileSize: number;
   /** The limits every input is checked against (image pixels, code indices). */
   readonly limits: Required<ContainerLimits>;
+  /** The model family this codec is a member of; null for a single model directory. */
+  readonly family: ModelFamily | null;
+  /** The family's directory (absolute); null for a single model directory. */
+  readonly familyDir: string | null;
+  /** This codec's quality in its family (1 = smallest files); null for a single model directory. */
+  readonly quality: number | null;
   private readonly sessions = new Map<GraphKey, Promise<ort.InferenceSession>>();
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly bundle: ModelBundle,
     private readonly opts: DqCodecOptions,
+    private readonly ctx: FamilyContext | null = null,
+    quality: number | null = null,
   ) {
+    this.family = ctx?.family ?? null;
+    this.familyDir = ctx?.dir ?? null;
+    this.quality = quality;
     this.manifest = bundle.manifest;
     this.modelDir = bundle.dir;
     this.margins = modelMargins(bundle.manifest);
@@ -187,7 +229,11 @@ export class DqCodec {
     this.limits = codecLimits(bundle.manifest, opts);
   }
 
-  /** Read and verify a model directory. Sessions are created lazily, on first use of each graph. */
+  /**
+   * Read and verify a model directory, or a model family (a directory with family.json: its
+   * family.json and its default member are read; other members on first use). Sessions are
+   * created lazily, on first use of each graph.
+   */
   static async load(modelDir: string, opts: DqCodecOptions = {}): Promise<DqCodec> {
     const ep = opts.ep ?? 'cpu';
     if (ep !== 'cpu' && ep !== 'cuda') throw new ExecutionProviderError(`unknown execution provider "${ep as string}" (use cpu or cuda)`);
@@ -196,7 +242,77 @@ export class DqCodec {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
       throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS} (got ${threads})`);
     }
-    return new DqCodec(await loadModelBundle(modelDir), { ...opts, ep });
+    const o = { ...opts, ep };
+    if (isFamilyDir(modelDir)) {
+      const family = await readModelFamily(modelDir);
+      const ctx: FamilyContext = { given: modelDir, dir: resolve(modelDir), family, members: new Map() };
+      const m = familyMember(family);
+      const codec = new DqCodec(await loadFamilyMember(modelDir, family, m), o, ctx, m.quality);
+      ctx.members.set(m.quality, Promise.resolve(codec));
+      return codec;
+    }
+    return new DqCodec(await loadModelBundle(modelDir), o);
+  }
+
+  /**
+   * The codec of one quality of this codec's family: a number 1…N, a numeric string or an alias
+   * (see EncodeOptions.quality); undefined → this codec. Members are loaded (and verified against
+   * family.json) on first use and shared by the family's codecs. A single model directory has
+   * only itself: 'high' and 'low' give this codec, anything else throws a RangeError.
+   */
+  async member(quality?: number | string): Promise<DqCodec> {
+    if (quality === undefined) return this;
+    if (!this.ctx) {
+      if (quality === 'high' || quality === 'low') return this;
+      throw new RangeError(
+        `quality ${JSON.stringify(quality)}: model ${this.manifest.name} (${this.modelDir}) is a single model, not a model family; its qualities are high (every level) and low (the top level only)`,
+      );
+    }
+    return this.memberCodec(familyMember(this.ctx.family, quality));
+  }
+
+  /** Qualities of this codec's family whose members are loaded (or loading); [] for a single model. */
+  get loadedQualities(): number[] {
+    return this.ctx ? [...this.ctx.members.keys()].sort((a, b) => a - b) : [];
+  }
+
+  private memberCodec(m: FamilyMember): Promise<DqCodec> {
+    const ctx = this.ctx!;
+    let p = ctx.members.get(m.quality);
+    if (!p) {
+      p = loadFamilyMember(ctx.given, ctx.family, m).then((b) => new DqCodec(b, this.opts, ctx, m.quality));
+      ctx.members.set(m.quality, p);
+      p.catch(() => ctx.members.delete(m.quality));
+    }
+    return p;
+  }
+
+  /**
+   * The codec for data made by the model with this fingerprint: this codec, or for a family the
+   * member that made it. Data of no member throws DqcError MODEL_MISMATCH naming the family; for a
+   * single model this codec is returned and its own checks refuse foreign data.
+   */
+  async forFingerprint(fingerprint: string, what = 'file was encoded'): Promise<DqCodec> {
+    const ctx = this.ctx;
+    if (!ctx || fingerprint === this.manifest.fingerprint) return this;
+    const m = familyMemberByFingerprint(ctx.family, fingerprint);
+    if (!m) throw this.notInFamily(fingerprint, what);
+    return this.memberCodec(m);
+  }
+
+  private notInFamily(fingerprint: string, what: string): DqcError {
+    const ctx = this.ctx!;
+    return new DqcError(
+      'MODEL_MISMATCH',
+      `${what} by another model (fingerprint ${fingerprint.slice(0, 16)}…), not by any of the ${ctx.family.qualities.length} qualities of model family ${ctx.family.name} (${ctx.given})`,
+    );
+  }
+
+  /** For a family, the member that made a .dqc file (its header read within this codec's pixel limit). */
+  private async codecForBytes(bytes: Uint8Array): Promise<DqCodec> {
+    if (!this.ctx) return this;
+    const header = withSizeHint(() => readHeader(bytes, { maxPixels: this.limits.maxPixels }));
+    return this.forFingerprint(header.fingerprint);
   }
 
   /** Graphs whose sessions have been created (or are being created). */
@@ -246,8 +362,18 @@ export class DqCodec {
     return next;
   }
 
-  /** Release the onnxruntime sessions (the codec can still be used; sessions are recreated on demand). */
+  /**
+   * Release the onnxruntime sessions, of every loaded member for a family (the codec can still be
+   * used; sessions are recreated on demand).
+   */
   async close(): Promise<void> {
+    if (this.ctx) {
+      for (const p of [...this.ctx.members.values()]) await (await p.catch(() => null))?.closeSessions();
+    }
+    await this.closeSessions();
+  }
+
+  private async closeSessions(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     await this.queue;
@@ -262,6 +388,8 @@ export class DqCodec {
 
   /** Image → index maps (top level first): the model's discrete tokens for the image. */
   async tokens(input: string | Uint8Array, opts: EncodeOptions = {}): Promise<ImageTokens> {
+    const c = await this.member(opts.quality);
+    if (c !== this) return c.tokens(input, { ...opts, quality: undefined });
     const img = await this.read(input, opts);
     return this.tokensOf(img);
   }
@@ -328,12 +456,14 @@ export class DqCodec {
 
   /** Image (path or encoded bytes: PNG, JPEG, WebP, AVIF, TIFF, …) → .dqc bytes, with details. */
   async encodeImage(input: string | Uint8Array, opts: EncodeOptions = {}): Promise<EncodeResult> {
+    const c = await this.member(opts.quality);
+    if (c !== this) return c.encodeImage(input, { ...opts, quality: undefined });
+    const L = this.manifest.levels.length;
+    const keep = opts.levels ?? (!this.ctx && opts.quality === 'low' ? levelsForQuality('low', L) : L);
+    if (!Number.isInteger(keep) || keep < 1 || keep > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${keep})`);
     const t0 = performance.now();
     const img = await this.read(input, opts);
     const t1 = performance.now();
-    const L = this.manifest.levels.length;
-    const keep = opts.levels ?? L;
-    if (!Number.isInteger(keep) || keep < 1 || keep > L) throw new RangeError(`levels must be an integer from 1 to ${L} (got ${keep})`);
     const tok = await this.tokensOf(img);
     const t2 = performance.now();
     const { tables, method } = encodingTables(this.manifest, opts.method);
@@ -380,11 +510,22 @@ export class DqCodec {
    * (inputs.ts readDqcFile: regular files only; a file longer than its header says is refused).
    */
   async readDqcFile(path: string): Promise<Uint8Array> {
-    return withSizeHint(() => readDqcFile(path, { limits: { maxPixels: this.limits.maxPixels }, checkHeader: (h) => checkHeaderFitsModel(h, this.manifest) }));
+    const ctx = this.ctx;
+    const check = (h: DqcHeader): void => {
+      // A family's other members are checked when they decode the bytes (decode() reads the header again).
+      if (ctx && h.fingerprint !== this.manifest.fingerprint) {
+        if (!familyMemberByFingerprint(ctx.family, h.fingerprint)) throw this.notInFamily(h.fingerprint, 'file was encoded');
+        return;
+      }
+      checkHeaderFitsModel(h, this.manifest);
+    };
+    return withSizeHint(() => readDqcFile(path, { limits: { maxPixels: this.limits.maxPixels }, checkHeader: check }));
   }
 
   /** .dqc bytes → image. */
   async decode(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
+    const c = await this.codecForBytes(bytes);
+    if (c !== this) return c.decode(bytes, opts);
     const m = this.manifest;
     const L = m.levels.length;
     const requested = opts.levels ?? L;
@@ -455,11 +596,12 @@ export class DqCodec {
     const format = outputFormat(output, opts.format);
     await checkNotSameFile(input, output);
     const bytes = await this.readDqcFile(input);
-    const header = this.readHeader(bytes);
+    const codec = await this.codecForBytes(bytes);
+    const header = codec.readHeader(bytes);
     if ((header.channels === 2 || header.channels === 4) && (format === 'jpg' || format === 'jpeg')) {
       throw new FileError(`${output}: JPEG cannot store the alpha channel of ${input}; write .png, .webp, .avif or .tiff instead`);
     }
-    const img = await this.decode(bytes, opts);
+    const img = await codec.decode(bytes, opts);
     const encoded = await encodeImageBuffer(img.pixels, img.width, img.height, img.channels, format, { quality: opts.quality });
     await writeFileAtomic(output, encoded, { overwrite: opts.overwrite, force: opts.force });
     const { pixels: _pixels, ...rest } = img;

@@ -89,7 +89,12 @@ export async function fitEntropy(modelDir: string, imagesDir: string, opts: FitE
   const before = codec.manifest.entropy;
   if (isCoefficientTables(before)) {
     await codec.close();
-    throw new DqcError('BAD_TABLES', `${modelDir}: a transform model codes with the 'coefficient' method, which has no tables to fit`);
+    const what = codec.family ? `model family ${codec.family.name} holds transform models; they code` : `${codec.manifest.name} is a transform model; it codes`;
+    throw new DqcError('BAD_TABLES', `${modelDir}: ${what} with the adaptive 'coefficient' method, which has no tables to fit (fit-entropy is for DQ-AE models, e.g. models/dq-ae)`);
+  }
+  if (codec.family) {
+    await codec.close();
+    throw new DqcError('BAD_TABLES', `${modelDir} is a model family (${codec.family.name}); fit the tables of one member directory at a time (e.g. ${join(modelDir, codec.family.qualities[0].dir)}; fitting keeps the fingerprint, so family.json stays valid)`);
   }
   const files = spread(await listImages(imagesDir), opts.maxImages ?? 200);
   if (files.length === 0) throw new FileError(`${imagesDir}: no images found (looked for ${INPUT_EXTENSIONS.join(', ')})`);

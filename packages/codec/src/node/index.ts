@@ -43,6 +43,6 @@ export {
   type SourceImage,
   type ReadImageOptions,
 } from './image.js';
-export { ModelError, loadModelBundle, type ModelBundle } from './model.js';
+export { ModelError, loadModelBundle, loadFamilyMember, readModelFamily, isFamilyDir, isModelDir, FAMILY_FILE, type ModelBundle } from './model.js';
 export { ExecutionProviderError, cudaAvailable, CUDA_INSTALL_HINT, EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime.js';
 export { defaultModelDir } from './paths.js';

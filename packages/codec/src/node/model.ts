@@ -7,9 +7,10 @@
  * that were hashed, so nothing can change between the check and the use.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DqcError, parseManifest, type Manifest } from '@dqcodec/core';
+import { DqcError, parseFamily, parseManifest, type FamilyMember, type Manifest, type ModelFamily } from '@dqcodec/core';
 import { FileError, humanBytes, readInputFile } from './files.js';
 import { MAX_GRAPH_BYTES, MAX_MANIFEST_BYTES } from './inputs.js';
 
@@ -89,7 +90,7 @@ export async function loadModelBundle(modelDir: string): Promise<ModelBundle> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (err instanceof FileError && /no such file$/.test(err.message)) {
-      throw new ModelError(`${modelDir} has no readable manifest.json (not a model directory; export one with \`dqcodec export\`)`);
+      throw new ModelError(`${modelDir} has no readable manifest.json or family.json (not a model directory or model family; export one with \`dqcodec export\`)`);
     }
     if (err instanceof FileError) throw new ModelError(err.message.includes(modelDir) ? err.message : `model ${modelDir}: ${err.message}`);
     throw new ModelError(`model ${modelDir}: cannot read manifest.json (${e.message})`);
@@ -141,4 +142,73 @@ export async function readVerifiedGraph(bundle: ModelBundle, key: GraphKey): Pro
     throw new ModelError(`model ${bundle.dir}: ${bundle.manifest.graphs[key]} changed after the model was loaded (fingerprint mismatch); reload the model`);
   }
   return bytes;
+}
+
+/** The file that makes a directory a model family (core family.ts). */
+export const FAMILY_FILE = 'family.json';
+
+/** family.json may have this many bytes (the shipped one has about 2 kB). */
+const MAX_FAMILY_BYTES = 1 << 20;
+
+/** Whether `dir` is a model family: it holds family.json and no manifest.json (a model directory wins). */
+export function isFamilyDir(dir: string): boolean {
+  return !existsSync(join(dir, 'manifest.json')) && existsSync(join(dir, FAMILY_FILE));
+}
+
+/** Whether `dir` looks like a model directory or a model family (has manifest.json or family.json). */
+export function isModelDir(dir: string): boolean {
+  return existsSync(join(dir, 'manifest.json')) || existsSync(join(dir, FAMILY_FILE));
+}
+
+/**
+ * Read and validate `<dir>/family.json` (core parseFamily); the members are not loaded (see
+ * loadFamilyMember). Errors are one line and name the directory.
+ */
+export async function readModelFamily(modelDir: string): Promise<ModelFamily> {
+  let text: string;
+  try {
+    text = (
+      await readInputFile(join(modelDir, FAMILY_FILE), {
+        maxBytes: MAX_FAMILY_BYTES,
+        tooBig: (n) => `family.json in ${modelDir} is ${humanBytes(n)}, more than the 1 MiB a family.json may have`,
+      })
+    ).toString('utf8');
+  } catch (err) {
+    if (err instanceof FileError) throw new ModelError(err.message.includes(modelDir) ? err.message : `model family ${modelDir}: ${err.message}`);
+    throw new ModelError(`model family ${modelDir}: cannot read family.json (${(err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new DqcError('BAD_MANIFEST', `family.json in ${modelDir} is not valid JSON (${(e as Error).message})`);
+  }
+  try {
+    return parseFamily(json);
+  } catch (err) {
+    if (err instanceof DqcError) throw new DqcError(err.code, err.message.replace(/^family\.json:/, `family.json in ${modelDir}:`));
+    throw err;
+  }
+}
+
+/**
+ * Load one member of a family (manifest + graph fingerprints, like loadModelBundle) and check
+ * that its fingerprint is the one family.json records for it. Errors name the family and quality.
+ */
+export async function loadFamilyMember(familyDir: string, family: ModelFamily, member: FamilyMember): Promise<ModelBundle> {
+  const where = `model family ${family.name} (${familyDir}), quality ${member.quality}`;
+  let bundle: ModelBundle;
+  try {
+    bundle = await loadModelBundle(join(familyDir, member.dir));
+  } catch (err) {
+    if (err instanceof DqcError) throw new DqcError(err.code, `${where}: ${err.message}`);
+    if (err instanceof ModelError) throw new ModelError(`${where}: ${err.message}`);
+    throw err;
+  }
+  if (bundle.manifest.fingerprint !== member.fingerprint) {
+    throw new ModelError(
+      `${where}: ${member.dir} has fingerprint ${bundle.manifest.fingerprint.slice(0, 16)}…, but family.json says ${member.fingerprint.slice(0, 16)}…; the family was modified or damaged — re-export it`,
+    );
+  }
+  return bundle;
 }

@@ -7,7 +7,7 @@
  * is written atomically, the sidecar last, so a sidecar never names an array that is not there.
  */
 import { basename, dirname, join } from 'node:path';
-import { checkTokensForModel, DqcError, encodeIndices, encodingTables, isPriorTables, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
+import { checkTokensForModel, DqcError, encodeIndices, encodingTables, isCoefficientTables, isPriorTables, makeTokenSet, npyFileName, parseTokens, tokensSidecarJson, tokensToJson, writeNpy, type TokenSet } from '@dqcodec/core';
 import type { DecodedImage, DecodeOptions, DqCodec, EncodeOptions, FileOptions } from './codec.js';
 import { checkNotSameFile, humanBytes, readInputFile, writeFileAtomic } from './files.js';
 import { maxNpyBytes, maxTokenJsonBytes, TOKEN_JSON_BYTES_PER_INDEX } from './inputs.js';
@@ -24,10 +24,15 @@ export interface WriteTokensOptions extends FileOptions {
   format?: TokenFormat;
 }
 
-/** An image's tokens (path or encoded bytes), with the model's name and fingerprint. */
+/**
+ * An image's tokens (path or encoded bytes), with the model's name and fingerprint. With a model
+ * family, `opts.quality` picks the member (default: the codec's own quality); the tokens record
+ * that member's fingerprint, so detokenize finds it again.
+ */
 export async function imageTokens(codec: DqCodec, input: string | Uint8Array, opts: EncodeOptions = {}): Promise<TokenSet> {
-  const t = await codec.tokens(input, opts);
-  return makeTokenSet(codec.manifest, t, t.levels);
+  const c = await codec.member(opts.quality);
+  const t = await c.tokens(input, { ...opts, quality: undefined });
+  return makeTokenSet(c.manifest, t, t.levels);
 }
 
 /** `photo.tokens.json` → `photo`: the stem the npy layout names its arrays after. */
@@ -88,9 +93,11 @@ export async function readTokens(path: string, opts: ReadTokensOptions = {}): Pr
  * Tokens → image through the model's decoder. The tokens are packed into an in-memory .dqc
  * (static entropy coding, colour channels only: tokens hold no alpha) and run through
  * DqCodec.decode, so detokenizing takes exactly the path that decoding a .dqc file takes and the
- * two give identical pixels. `name` prefixes error messages.
+ * two give identical pixels. With a model family, the member whose fingerprint the tokens record
+ * decodes them. `name` prefixes error messages.
  */
-export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOptions & { name?: string } = {}): Promise<DetokenizedImage> {
+export async function detokenize(family: DqCodec, set: TokenSet, opts: DecodeOptions & { name?: string } = {}): Promise<DetokenizedImage> {
+  const codec = await family.forFingerprint(set.model.fingerprint, `${opts.name ?? 'tokens'}: tokens were made`);
   checkTokensForModel(set, codec.manifest, opts.name);
   const { width, height, channels, paddedWidth, paddedHeight } = set.image;
   // The codec's pixel limit, before the indices are packed (decode() would refuse it only after).
@@ -101,8 +108,10 @@ export async function detokenize(codec: DqCodec, set: TokenSet, opts: DecodeOpti
     );
   }
   const meta = { fingerprint: set.model.fingerprint, width, height, channels: channels <= 2 ? 1 : 3, paddedWidth, paddedHeight };
-  // 'static' is the cheapest method for an in-memory round trip; a learned prior has one method.
-  const { tables, method } = encodingTables(codec.manifest, isPriorTables(codec.manifest.entropy) ? 'conditional' : 'static');
+  // 'static' is the cheapest method for an in-memory round trip; a learned prior and a transform
+  // model's coefficient tables have one method each.
+  const e = codec.manifest.entropy;
+  const { tables, method } = encodingTables(codec.manifest, isPriorTables(e) ? 'conditional' : isCoefficientTables(e) ? 'coefficient' : 'static');
   const bytes = encodeIndices(set.levels, meta, tables, { method });
   const { header: _header, ...image } = await codec.decode(bytes, { levels: opts.levels });
   return image;

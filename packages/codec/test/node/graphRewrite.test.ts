@@ -106,8 +106,8 @@ describe('ConvTranspose → sub-pixel convolution rewrite', () => {
     }
   });
 
-  it('the shipped decoder gives the same reconstruction', async () => {
-    const dir = defaultModelDir();
+  it('the shipped DQ-AE decoder (models/dq-ae) gives the same reconstruction', async () => {
+    const dir = `${defaultModelDir()}/../dq-ae`;
     const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as { levels: { M: number; K: number; stride: number }[] };
     const bytes = new Uint8Array(readFileSync(`${dir}/decoder.onnx`));
     const out = subpixelConvTranspose(bytes);
