@@ -390,7 +390,7 @@ describe.skipIf(!haveChromium)('@dqcodec/web in headless Chromium (playwright-co
     const badModel = await call(page, (m: string) => window.dqcDemo.createDecoder({ model: m, provider: 'wasm' }).then(() => 'created'), 'no-such-model/');
     expect(badModel).toMatchObject({ ok: false, code: 'MODEL_FETCH' });
     // A damaged family.json: not JSON, or a field out of range.
-    for (const [m, re] of [['/badfamily/', /family\.json of .*\/badfamily\/ is not valid JSON/], ['/badfamily2/family.json', /family\.json: field defaultQuality must be a quality in \[1, 10\]/]] as const) {
+    for (const [m, re] of [['/badfamily/', /family\.json of .*\/badfamily\/ is not valid JSON/], ['/badfamily2/family.json', new RegExp(`family\\.json: field defaultQuality must be a quality in \\[1, ${familyJson.qualities.length}\\]`)]] as const) {
       for (const worker of [false, true]) {
         const bad = await call(page, (a: { m: string; worker: boolean }) => window.dqcDemo.createDecoder({ model: a.m, provider: 'wasm', worker: a.worker }).then(() => 'created'), { m, worker });
         expect(bad).toMatchObject({ ok: false, name: 'DqcError', code: 'BAD_MANIFEST' });
