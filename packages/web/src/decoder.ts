@@ -587,12 +587,21 @@ export class FamilyDecoder implements WebDecoder {
         if (this.members.get(member.quality) === loading) this.members.delete(member.quality);
       });
     }
-    const d = await (signal ? Promise.race([p, new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(new WebDecoderError('ABORTED', 'decoding was aborted'));
-      signal.addEventListener('abort', () => reject(new WebDecoderError('ABORTED', 'decoding was aborted')), { once: true });
-    })]) : p);
-    this.checkOpen();
-    return d;
+    if (!signal) return p.then((d) => (this.checkOpen(), d));
+    // This decode may stop waiting (its signal), the member keeps loading for the next files.
+    let onAbort = (): void => undefined;
+    const abortedP = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new WebDecoderError('ABORTED', 'decoding was aborted'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const d = await Promise.race([p, abortedP]);
+      this.checkOpen();
+      return d;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   private async loadMember(quality: number): Promise<LocalDecoder> {

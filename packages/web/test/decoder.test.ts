@@ -308,6 +308,23 @@ describe('WebDecoder errors (all reject, none hang)', () => {
     expect((await rejection(decoder.decode(files.rgb, { signal: ac.signal }))).code).toBe('ABORTED');
   });
 
+  it('family: a decode aborted while its member loads rejects ABORTED; the member still loads once for the next file', async () => {
+    const log: { path: string; bytes: number }[] = [];
+    const inner = diskFetch(familyDir, {}, log);
+    const slow = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).endsWith('decoder.onnx')) await new Promise((r) => setTimeout(r, 200));
+      return inner(input, init);
+    }) as typeof fetch;
+    const d = await open({ fetch: slow });
+    const ac = new AbortController();
+    const first = d.decode(files.rgb, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    expect((await rejection(first)).code).toBe('ABORTED');
+    expect((await d.decode(files.rgb)).model.quality).toBe(5);
+    expect(log.filter((l) => l.path.endsWith('decoder.onnx')).length).toBe(1);
+    await d.dispose();
+  });
+
   it('refuses images over the pixel limit before decoding (2^26 by default, as in Node)', async () => {
     // A well-formed header that claims 9000×8000 (72 MP): over 2^26 but within the format's 2^28.
     const m = parseManifest(JSON.parse(readFileSync(join(memberDir(5), 'manifest.json'), 'utf8')));
