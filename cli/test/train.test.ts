@@ -1,5 +1,5 @@
 import { afterAll, describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run.js';
@@ -79,6 +79,27 @@ describe('dqcodec train', () => {
     expectUserError(runCli(['train', '-c', 'rd-tiny', '-d', d, '-o', join(d, 'out')]), /is a rate model .*give --lambda/);
     expectUserError(runCli(['train', '-c', 'tiny', '-d', d, '-o', join(d, 'out'), '--lambda', '0.01']), /--lambda needs a rate model/);
     expectUserError(runCli(['train', '-c', 'tiny', '-d', d, '-o', join(d, 'out'), '--init-trunk']), /--init-trunk needs --init/);
+  });
+
+  it('a transform config trains its refiner, exports as a family, and refuses DQ-AE-only flags', async () => {
+    const data = await makeImageDir(3, 48, 48);
+    const dir = tmp();
+    const cfg = join(dir, 'tc.json');
+    writeFileSync(cfg, JSON.stringify({ name: 'tc-cli', kind: 'transform', K: 256, lumaStep: 10, chromaStep: 16, tilt: 0.3, topStep: 2, topMaxStep: 8, qualities: [4, 1], refiner: { channels: 4, resBlocks: 0, resHidden: 2 } }));
+    const run = join(dir, 'run');
+    const r = runCli(['train', '-c', cfg, '-d', data, '-o', run, '--steps', '2', '--batch', '2', '--crop', '32', '--val-every', '2', '--val-crops', '2', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/validation step 2: q1 [\d.]+ dB \(untrained [\d.]+, preview [\d.]+\), q2 /);
+    const out = join(dir, 'family');
+    const e = runCli(['export', run, '-o', out, '--default-quality', '2']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/family of 2 qualities/);
+    const fam = JSON.parse(readFileSync(join(out, 'family.json'), 'utf8'));
+    expect(fam.defaultQuality).toBe(2);
+    expectUserError(runCli(['export', run, '-o', out]), /already exists/);
+    expectUserError(runCli(['export', run, '-o', join(dir, 'f2'), '--default-quality', '3']), /qualities 1–2/);
+    expectUserError(runCli(['train', '-c', cfg, '-d', data, '-o', join(dir, 'x'), '--lambda', '0.01']), /--lambda does not apply to transform model tc-cli/);
+    expectUserError(runCli(['train', '-c', cfg, '-d', data, '-o', join(dir, 'x'), '--crop', '24']), /multiple of 16/);
   });
 
   it('bad flag values are rejected by the parser', () => {

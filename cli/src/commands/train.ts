@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseModelConfig, builtinConfigPath, train, LR_SCHEDULES, type TrainEvent, type ModelConfig } from '@dqcodec/train';
+import { parseModelConfig, builtinConfigPath, train, LR_SCHEDULES, isTransformConfig, parseTransformConfig, trainTransform, type TrainEvent, type ModelConfig, type TransformConfig, type TransformTrainEvent } from '@dqcodec/train';
 import { UserError } from '../errors.js';
 import { intOption, floatOption } from '../options.js';
 
-async function loadConfig(ref: string): Promise<ModelConfig> {
+async function loadConfig(ref: string): Promise<ModelConfig | TransformConfig> {
   // A built-in name ("default", "tiny", …) or a path to a JSON file.
   const path = (await stat(ref).catch(() => null)) ? ref : builtinConfigPath(ref);
   if (!path) throw new UserError(`config ${ref}: no such file, and not a built-in config name`);
@@ -15,7 +15,27 @@ async function loadConfig(ref: string): Promise<ModelConfig> {
   } catch (err) {
     throw new UserError(`config ${path}: ${(err as Error).message}`);
   }
-  return parseModelConfig(raw);
+  try {
+    return isTransformConfig(raw) ? parseTransformConfig(raw) : parseModelConfig(raw);
+  } catch (err) {
+    throw new UserError(`config ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Plain log lines for a transform model's run (its validation reports every operating point checked). */
+function transformReporter(quiet: boolean): (e: TransformTrainEvent) => void {
+  let lastLine = 0;
+  return (e) => {
+    if (quiet) return;
+    if (e.kind === 'start') process.stderr.write(`backend ${e.backend}; ${e.trainImages} training / ${e.valImages} validation images; steps ${e.startStep} → ${e.totalSteps}\n`);
+    else if (e.kind === 'step' && Date.now() - lastLine > 10_000) {
+      lastLine = Date.now();
+      process.stderr.write(`step ${e.step} mse ${e.mse.toFixed(2)} (step scale ${e.scale.toFixed(2)}${e.keepBottom ? '' : ', preview'}) ${e.msPerStep.toFixed(0)} ms/step\n`);
+    } else if (e.kind === 'validation') {
+      const pts = e.report.points.map((p) => `q${p.quality} ${p.psnr.toFixed(2)} dB (untrained ${p.plainPsnr.toFixed(2)}, preview ${p.previewPsnr.toFixed(2)})`).join(', ');
+      process.stderr.write(`validation step ${e.report.step}: ${pts}; grid ${e.report.gridPath}\n`);
+    } else if (e.kind === 'warning') process.stderr.write(`warning: ${e.message}\n`);
+  };
 }
 
 function fmtPerplexity(p: number[][]): string {
@@ -75,8 +95,8 @@ function progressReporter(quiet: boolean): (e: TrainEvent) => void {
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a DQ-AE on a directory of photos (TensorFlow.js); writes checkpoints, metrics.jsonl and reconstruction grids to --out.')
-    .requiredOption('-c, --config <json|name>', 'model config: a JSON file, or a built-in name (default, tiny, ablation-dq, ablation-vq)')
+    .description('Train a model on a directory of photos (TensorFlow.js): a DQ-AE, or the refiner of a transform model (config kind "transform"); writes checkpoints, metrics.jsonl and reconstruction grids to --out.')
+    .requiredOption('-c, --config <json|name>', 'model config: a JSON file, or a built-in name (tc: the transform model family shipped as models/default; default, rd-dq, rd-vq, tiny, ablation-dq, ablation-vq: DQ-AE configs)')
     .requiredOption('-d, --data <dir>', 'directory of images (any format sharp reads; searched recursively)')
     .requiredOption('-o, --out <dir>', 'output directory for checkpoint/, metrics.jsonl and grids/')
     .option('--steps <n>', 'total training steps', intOption(1), 2000)
@@ -100,7 +120,38 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
     .option('-q, --quiet', 'no progress output', false)
     .action(async (o) => {
-      const config = await loadConfig(o.config);
+      const loaded = await loadConfig(o.config);
+      if (isTransformConfig(loaded)) {
+        // A transform model (fixed DCT analysis, learned refiner): its own loop; options that only mean something for a DQ-AE are refused.
+        for (const [flag, set] of [['--init', o.init !== undefined], ['--lambda', o.lambda !== undefined], ['--weight-decay', o.weightDecay !== 0]] as const) {
+          if (set) throw new UserError(`${flag} does not apply to transform model ${loaded.name} (its analysis is fixed; only the refiner trains)`);
+        }
+        if (o.crop % 16 !== 0) throw new UserError(`--crop ${o.crop} must be a multiple of 16 for a transform model`);
+        const r = await trainTransform({
+          config: loaded,
+          dataDir: o.data,
+          outDir: o.out,
+          steps: o.steps,
+          batchSize: o.batch,
+          cropSize: o.crop,
+          learningRate: o.lr,
+          lrSchedule: o.lrSchedule,
+          lrFinal: o.lrFinal,
+          warmupSteps: o.warmup,
+          clipNorm: o.clipNorm,
+          previewDropout: o.previewDropout,
+          seed: o.seed,
+          validateEvery: o.valEvery,
+          validationCrops: o.valCrops,
+          maxSide: o.maxSide,
+          resume: o.resume,
+          backend: o.backend,
+          onEvent: transformReporter(o.quiet),
+        });
+        if (!o.quiet) process.stderr.write(`\ndone: step ${r.finalStep}; checkpoint in ${r.checkpointDir}; export with: dqcodec export ${r.checkpointDir} -o <family-dir>\n`);
+        return;
+      }
+      const config = loaded;
       const stride = config.levels[config.levels.length - 1].stride;
       if (o.crop % stride !== 0) throw new UserError(`--crop ${o.crop} must be a multiple of the model's total stride ${stride}`);
       const rateModel = config.quantizer.assign === 'entropy';

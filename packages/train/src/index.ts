@@ -10,3 +10,6 @@ export { loadCheckpoint, CheckpointError } from './train/checkpoint.js';
 export { DatasetError } from './data/dataset.js';
 export { BackendError, selectBackend } from './tfjs/backend.js';
 export { learningRateAt, LR_SCHEDULES, type LrSchedule } from './train/schedule.js';
+export { parseTransformConfig, isTransformConfig, TransformConfigError, type TransformConfig } from './transform/config.js';
+export { trainTransform, type TransformTrainOptions, type TransformTrainEvent, type TransformValidation } from './transform/trainer.js';
+export { exportTransformFamily } from './transform/exportTransform.js';
