@@ -18,8 +18,8 @@ import { registerBench } from './commands/bench.js';
 
 /** Commands whose modules need @dqcodec/train, with their descriptions and arguments as registered. */
 export const TRAIN_COMMANDS: Readonly<Record<string, { description: string; args: string }>> = {
-  train: { description: 'Train a DQ-AE on a directory of photos (TensorFlow.js); writes checkpoints, metrics.jsonl and reconstruction grids to --out.', args: '' },
-  export: { description: 'Export a training checkpoint to ONNX graphs (encoder, quantizer, decoder) and manifest.json.', args: '<checkpoint>' },
+  train: { description: 'Train a model on a directory of photos (TensorFlow.js): a DQ-AE, or the refiner of a transform model (config kind "transform"); writes checkpoints, metrics.jsonl and reconstruction grids to --out.', args: '' },
+  export: { description: 'Export a training checkpoint to ONNX graphs (encoder, quantizer, decoder) and manifest.json; a transform model exports as a model family (family.json + one model directory per quality).', args: '<checkpoint>' },
 };
 
 /** True when argv (without node and the script) runs, or asks for help on, `train` or `export`. */
@@ -40,7 +40,7 @@ function placeholder(name: string): (program: Command) => void {
 export function createLightProgram(): Command {
   const program = new Command()
     .name('dqcodec')
-    .description('Learned image codec built on a hierarchical Depthwise-Quantized auto-encoder (DQ-AE).')
+    .description('Learned image codec: images to compact .dqc files of discrete codes and back. The default model family codes a fixed 8×8 DCT on scalar grid levels with a learned decoder refiner, qualities 1–11; models/dq-ae is the hierarchical Depthwise-Quantized auto-encoder (DQ-AE) with learned codebooks.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

@@ -17,7 +17,7 @@ import { registerBench } from './commands/bench.js';
 export function createProgram(): Command {
   const program = new Command()
     .name('dqcodec')
-    .description('Learned image codec built on a hierarchical Depthwise-Quantized auto-encoder (DQ-AE).')
+    .description('Learned image codec: images to compact .dqc files of discrete codes and back. The default model family codes a fixed 8×8 DCT on scalar grid levels with a learned decoder refiner, qualities 1–11; models/dq-ae is the hierarchical Depthwise-Quantized auto-encoder (DQ-AE) with learned codebooks.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
