@@ -6,14 +6,15 @@
  *   npx tsx packages/train/scripts/prepareData.ts
  *   npm run train:default [-- --out runs/default-repro]
  *
- * One stage: the refiner of config `tc` (packages/train/configs/tc.json) trained for 8000 steps
- * on the 30 training photos of data/photos/train (3 more are its validation split; the 5
- * held-out photos are never read), batch 8 × 128², cosine lr 3e-4 → 3e-5 after 100 warm-up
- * steps, a step scale drawn log-uniformly over the 10 operating points each step, preview
- * dropout 0.1, seed 1; then export of every operating point (default quality 6). The analysis
+ * One stage: the refiner of config `tc` (packages/train/configs/tc.json) trained for 12000 steps
+ * on the 44 photos of data/photos/train (40 train, 4 the validation split; the 5 held-out
+ * photos are never read), full resolution (longer side 1536), batch 8 × 128², cosine lr
+ * 3e-4 → 3e-5 after 100 warm-up steps, a step scale drawn log-uniformly over the 11 operating
+ * points each step, preview dropout 0.1, seed 1, validation every 1000 steps; then export of
+ * every operating point (default quality 6). The analysis
  * transform has no parameters, so the operating points' rates are fixed by the config; training
  * moves quality only. The run resumes where it stopped when the command is run again.
- * About 30–40 minutes on a 2-core machine (BENCHMARKS.md "Transform models").
+ * About 50 minutes on a 2-core machine (BENCHMARKS.md "Transform models").
  *
  * The previous default, the DQ-AE now in models/dq-ae, is reproduced by `npm run train:dq-ae`.
  */
@@ -39,7 +40,7 @@ if (!existsSync(data)) {
   process.exit(1);
 }
 const run = join(out, 'tc');
-const steps = ['--config', 'tc', '--data', data, '--out', run, '--steps', '8000', '--validate-every', '500', '--lr', '3e-4', '--lr-final', '3e-5', '--warmup', '100', '--batch', '8', '--crop', '128', '--preview-dropout', '0.1', '--seed', '1'];
+const steps = ['--config', 'tc', '--data', data, '--out', run, '--steps', '12000', '--validate-every', '1000', '--lr', '3e-4', '--lr-final', '3e-5', '--warmup', '100', '--batch', '8', '--crop', '128', '--preview-dropout', '0.1', '--seed', '1'];
 script('trainTransform.ts', existsSync(join(run, 'checkpoint')) ? [...steps, '--resume'] : steps);
 const model = join(out, 'models', 'default');
 script('exportTransform.ts', ['--checkpoint', join(run, 'checkpoint'), '--out', model, '--default', '6']);
