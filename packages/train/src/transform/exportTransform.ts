@@ -11,7 +11,7 @@
  * same ConvTranspose on both sides, so the bottom level codes only what the top did not say.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OnnxGraphBuilder, type IoSpec, type Weights } from '../export/onnxGraph.js';
 import { GRAPH_FILES, graphsFingerprint, MANIFEST_FORMAT_VERSION, type GraphIo, type GraphKey } from '../export/exportModel.js';
@@ -216,6 +216,7 @@ export async function exportTransformFamily(cfg: TransformConfig, weights: Weigh
   const target = resolve(outDir);
   await mkdir(dirname(target), { recursive: true });
   const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.export-`));
+  await chmod(tmp, 0o755); // mkdtemp makes it 0700; a model directory is meant to be shared and served
   const dirs: string[] = [];
   const points: { quality: number; scale: number; dir: string; fingerprint: string }[] = [];
   try {
