@@ -111,7 +111,7 @@ describe('dqcodec bench', () => {
     const all = await bench([join(dir, 'a.png'), '--codecs', 'none', '--json', '-q']);
     expect(all.code, all.stderr).toBe(0);
     const r = JSON.parse(all.stdout) as BenchReport;
-    expect(r.operatingPoints.map((p) => p.label)).toEqual(Array.from({ length: 10 }, (_, i) => `dqcodec dqc-tc-q${i + 1}`));
+    expect(r.operatingPoints.map((p) => p.label)).toEqual(Array.from({ length: 11 }, (_, i) => `dqcodec dqc-tc-q${i + 1}`));
     expect(r.operatingPoints[4].modelDir).toBe(join(defaultModelDir(), 'dqc-tc-q5'));
     const bpp = r.measurements.map((m) => m.bpp);
     for (let i = 1; i < bpp.length; i++) expect(bpp[i]).toBeGreaterThan(bpp[i - 1]);
@@ -125,9 +125,9 @@ describe('dqcodec bench', () => {
       'dqcodec dqc-tc-q10',
       'dqcodec dqc-tc-q10 top 1/2',
     ]);
-    const bad = await bench([join(dir, 'a.png'), '--quality', '11', '--codecs', 'none']);
+    const bad = await bench([join(dir, 'a.png'), '--quality', '12', '--codecs', 'none']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/--quality 11: .*1–10/);
+    expect(bad.stderr).toMatch(/--quality 12: .*1–11/);
     const single = await bench([join(dir, 'a.png'), '-m', DQ_AE, '--quality', '3', '--codecs', 'none']);
     expect(single.code).toBe(1);
     expect(single.stderr).toMatch(/none of the models is a model family/);

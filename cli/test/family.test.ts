@@ -1,5 +1,5 @@
 /**
- * The CLI with a model family (the shipped models/default: transform models, qualities 1–10):
+ * The CLI with a model family (the shipped models/default: transform models, qualities 1–11):
  * --quality picks the member, decode/info/detokenize find it from the file, bad qualities and
  * damaged families are one-line errors that leave no output, and the DQ-AE (models/dq-ae)
  * keeps its high/low meaning.
@@ -35,7 +35,7 @@ describe('dqcodec encode --quality with the default model family', () => {
   it('file sizes grow with the quality; decode and info need no quality', async () => {
     const d = tmp();
     const sizes: number[] = [];
-    for (const q of ['1', '3', '5', '7', '9', '10']) {
+    for (const q of ['1', '3', '5', '7', '9', '10', '11']) {
       const out = join(d, `q${q}.dqc`);
       const r = await ok(['encode', photo, '-o', out, '--quality', q]);
       expect(r.stdout).toMatch(/bpp \(120×72 RGB\)/);
@@ -52,18 +52,18 @@ describe('dqcodec encode --quality with the default model family', () => {
     await ok(['encode', photo, '-o', join(d, 'q6.dqc'), '--quality', '6']);
     await ok(['encode', photo, '-o', join(d, 'high.dqc'), '--quality', 'high']);
     expect(readFileSync(join(d, 'def.dqc')).equals(readFileSync(join(d, 'q6.dqc')))).toBe(true);
-    expect(readFileSync(join(d, 'high.dqc')).equals(readFileSync(join(d, 'q9.dqc')))).toBe(true);
+    expect(readFileSync(join(d, 'high.dqc')).equals(readFileSync(join(d, 'q10.dqc')))).toBe(true);
     const j = JSON.parse((await ok(['info', join(d, 'def.dqc'), '--json', '-m', FAMILY])).stdout);
     expect(j.model).toMatchObject({ name: 'dqc-tc-q6', matches: true, family: 'dqc-tc', quality: 6 });
   });
 
   it('a bad quality is a one-line error, exit 1, and leaves no output', async () => {
-    for (const q of ['0', '11', 'foo']) {
+    for (const q of ['0', '12', 'foo']) {
       const d = tmp();
-      expectUserError(await cli(['encode', photo, '-o', join(d, 'x.dqc'), '--quality', q]), new RegExp(`--quality ${q}: model family dqc-tc has qualities 1–10 .*low = 2, medium = 6, high = 9`));
+      expectUserError(await cli(['encode', photo, '-o', join(d, 'x.dqc'), '--quality', q]), new RegExp(`--quality ${q}: model family dqc-tc has qualities 1–11 .*low = 2, medium = 6, high = 10`));
       expect(ls(d)).toEqual([]);
       // Several inputs: the same error before any file is written.
-      expectUserError(await cli(['encode', dir, '-o', join(d, 'out'), '--quality', q]), /model family dqc-tc has qualities 1–10/);
+      expectUserError(await cli(['encode', dir, '-o', join(d, 'out'), '--quality', q]), /model family dqc-tc has qualities 1–11/);
       expect(ls(d)).toEqual([]);
     }
   });
@@ -80,7 +80,7 @@ describe('dqcodec encode --quality with the default model family', () => {
   it('a file of the DQ-AE decoded with the family is a clear error', async () => {
     const d = tmp();
     await ok(['encode', photo, '-o', join(d, 'ae.dqc'), '-m', DQ_AE]);
-    expectUserError(await cli(['decode', join(d, 'ae.dqc'), '-o', join(d, 'ae.png')]), /ae\.dqc: file was encoded by another model .*not by any of the 10 qualities of model family dqc-tc/);
+    expectUserError(await cli(['decode', join(d, 'ae.dqc'), '-o', join(d, 'ae.png')]), /ae\.dqc: file was encoded by another model .*not by any of the 11 qualities of model family dqc-tc/);
     expect(ls(d)).toEqual(['ae.dqc']);
     expect((await ok(['info', join(d, 'ae.dqc'), '-m', FAMILY])).stdout).toMatch(/NOT a model of family dqc-tc/);
   });
@@ -94,7 +94,7 @@ describe('dqcodec encode --quality with the default model family', () => {
     await ok(['decode', join(d, 'x.dqc'), '-o', join(d, 'b.png')]);
     const [a, b] = await Promise.all([sharp(join(d, 'a.png')).raw().toBuffer(), sharp(join(d, 'b.png')).raw().toBuffer()]);
     expect(a.equals(b)).toBe(true);
-    expectUserError(await cli(['tokens', photo, '-o', join(d, 'u.json'), '--quality', '12']), /--quality 12: model family dqc-tc has qualities 1–10/);
+    expectUserError(await cli(['tokens', photo, '-o', join(d, 'u.json'), '--quality', '12']), /--quality 12: model family dqc-tc has qualities 1–11/);
     expectUserError(await cli(['tokens', photo, '-o', join(d, 'u.json'), '-m', DQ_AE, '--quality', '2']), /is a single model, not a model family/);
     expect(ls(d)).toEqual(['a.png', 'b.png', 't.json', 'x.dqc']);
   });
@@ -105,9 +105,9 @@ describe('dqcodec encode --quality with the default model family', () => {
 
   it('--help explains the qualities', async () => {
     const r = await cli(['encode', '--help']);
-    expect(r.stdout).toMatch(/qualities 1–10, from about 0\.1 bpp/);
+    expect(r.stdout).toMatch(/qualities 1–11, from about 0\.09 bpp/);
     expect(r.stdout).toMatch(/quality 6/);
-    expect(r.stdout).toMatch(/low = 2, medium = 6, high = 9/);
+    expect(r.stdout).toMatch(/low = 2, medium = 6, high = 10/);
     expect(r.stdout).toMatch(/high \(default\) stores every level; low/);
   });
 });

@@ -187,7 +187,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('Rate–distortion benchmark: dqcodec operating points against JPEG (mozjpeg), WebP and AVIF sweeps — bpp, PSNR, MS-SSIM, BD-rate, plot.')
     .argument('<images...>', 'image files, directories (searched recursively) or quoted globs')
-    .option('-m, --model <dir>', 'model directory or model family (every quality of a family is an operating point); repeat for several (default: $DQCODEC_MODEL, else models/default, a family of qualities 1–10)', collect, [])
+    .option('-m, --model <dir>', 'model directory or model family (every quality of a family is an operating point); repeat for several (default: $DQCODEC_MODEL, else models/default, a family of qualities 1–11)', collect, [])
     .option('--quality <list>', 'qualities of each model family to measure, numbers or aliases, e.g. 1,3,5,7,9,10 (default: all)', qualityList)
     .option('--levels <list>', 'top levels each file stores, per model: "all" and/or numbers, e.g. all,1', levelList, ['all'])
     .option('--codecs <list>', `codecs to sweep: ${SHARP_CODECS.join(',')} or none`, codecList, [...SHARP_CODECS])

@@ -65,7 +65,7 @@ export function addImageOutputOptions(cmd: Command, formatDefault: string): Comm
 
 export function addCodecOptions(cmd: Command): Command {
   return cmd
-    .option('-m, --model <dir>', 'model directory or model family (default: $DQCODEC_MODEL, else the shipped models/default, a family of qualities 1–10)')
+    .option('-m, --model <dir>', 'model directory or model family (default: $DQCODEC_MODEL, else the shipped models/default, a family of qualities 1–11)')
     .addOption(new Option('--ep <provider>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', `onnxruntime intra-op threads, 1 to ${MAX_THREADS} (default: one per core)`, intRange(1, MAX_THREADS))
     .option('--tile <px>', `tile size in pixels for large images (0 = no tiling; memory grows with the tile)`, intOption(0), DEFAULT_TILE_SIZE)
@@ -97,7 +97,7 @@ async function openCodecUnsafe(o: CodecFlags): Promise<DqCodec> {
 
 /** --quality for commands that read images with a model family (tokens, analyze): 1..N or an alias. */
 export function addQualityOption(cmd: Command): Command {
-  return cmd.option('--quality <q>', "with a model family (the default model: 1–10, default 6, aliases low, medium, high), the quality whose model is used");
+  return cmd.option('--quality <q>', "with a model family (the default model: 1–11, default 6, aliases low, medium, high), the quality whose model is used");
 }
 
 /**

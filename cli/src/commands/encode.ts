@@ -36,9 +36,9 @@ interface EncodeFlags extends CodecFlags {
 
 export const QUALITY_HELP = `Qualities (--quality):
   A model family, such as the default model (dqc-tc, models/default), has numbered qualities:
-  1 = smallest files … N = best images. The default model has qualities 1–10, from about 0.1 bpp
-  (quality 1) to about 1.5 bpp (quality 10) on photos; without --quality it encodes at quality 6.
-  Aliases: low = 2, medium = 6, high = 9. Decoding needs no quality: each file records the model
+  1 = smallest files … N = best images. The default model has qualities 1–11, from about 0.09 bpp
+  (quality 1) to about 1.6 bpp (quality 11) on photos; without --quality it encodes at quality 6.
+  Aliases: low = 2, medium = 6, high = 10. Decoding needs no quality: each file records the model
   that made it, and decode/detokenize pick that quality of the family.
   A single model directory (e.g. models/dq-ae) has two: high (default) stores every level; low
   stores only the top level (a much smaller file, a coarse image).
@@ -84,7 +84,7 @@ export function registerEncode(program: Command): void {
     )
     .option(
       '--quality <q>',
-      'operating point. Model family (the default model): 1..N or an alias; the default model has 1–10 (~0.1–1.5 bpp), default 6, low = 2, medium = 6, high = 9. Single model directory: high (default) = every level, low = top level only',
+      'operating point. Model family (the default model): 1..N or an alias; the default model has 1–11 (~0.09–1.6 bpp), default 6, low = 2, medium = 6, high = 10. Single model directory: high (default) = every level, low = top level only',
     )
     .option('--levels <n>', 'store only the top n levels (1 = preview-only file; overrides a single model\'s --quality)', intOption(1))
     .option('--no-overwrite', 'refuse to replace existing outputs (by default they are replaced atomically)')

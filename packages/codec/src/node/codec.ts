@@ -95,8 +95,8 @@ export interface EncodeOptions {
    */
   levels?: number;
   /**
-   * Operating point. With a model family (such as the shipped models/default: qualities 1–10,
-   * about 0.1 to 1.5 bpp, default 6, aliases low = 2, medium = 6, high = 9): a quality 1…N
+   * Operating point. With a model family (such as the shipped models/default: qualities 1–11,
+   * about 0.09 to 1.6 bpp, default 6, aliases low = 2, medium = 6, high = 10): a quality 1…N
    * (1 = smallest files), as a number or numeric string, or one of the family's aliases; the
    * member of that quality encodes the image. Default: this codec's own quality (for a codec from
    * DqCodec.load, the family's defaultQuality). With a single model directory: 'high' stores every

@@ -1,6 +1,6 @@
 /**
  * Model families through the Node API, on the shipped models/default (a family of transform
- * models, qualities 1–10) and copies of it: quality picks the member when encoding, decoding
+ * models, qualities 1–11) and copies of it: quality picks the member when encoding, decoding
  * finds the member from the file's fingerprint, members load lazily, tokens round-trip, and a
  * damaged family is a clear one-line error.
  */
@@ -35,16 +35,16 @@ describe('a model family (models/default)', () => {
     const c = await DqCodec.load(FAMILY);
     expect(isFamilyDir(FAMILY)).toBe(true);
     expect(c.family?.name).toBe('dqc-tc');
-    expect(c.family?.qualities).toHaveLength(10);
+    expect(c.family?.qualities).toHaveLength(11);
     expect([c.quality, c.manifest.name, c.familyDir]).toEqual([6, 'dqc-tc-q6', join(FAMILY)]);
     expect(c.loadedQualities).toEqual([6]);
     expect(c.loadedGraphs).toEqual([]);
     const [a, b] = await Promise.all([c.member(3), c.member('3')]);
     expect(a).toBe(b);
     expect(a.quality).toBe(3);
-    expect(await c.member('high')).toBe(await c.member(9));
+    expect(await c.member('high')).toBe(await c.member(10));
     expect(await c.member()).toBe(c);
-    expect(c.loadedQualities).toEqual([3, 6, 9]);
+    expect(c.loadedQualities).toEqual([3, 6, 10]);
     expect(a.loadedGraphs).toEqual([]);
     await c.close();
   });
@@ -77,10 +77,10 @@ describe('a model family (models/default)', () => {
   });
 
   it('refuses a quality it does not have, before any work', async () => {
-    for (const q of [0, 11, 'foo', '1.5', -1]) {
+    for (const q of [0, 12, 'foo', '1.5', -1]) {
       const e = await oneLine(codec.encode(photo, { quality: q }));
       expect(isDqcError(e, 'BAD_MANIFEST'), e.message).toBe(true);
-      expect(e.message).toMatch(/not one of model family dqc-tc's: 1–10 or low, medium, high/);
+      expect(e.message).toMatch(/not one of model family dqc-tc's: 1–11 or low, medium, high/);
     }
   });
 
@@ -90,7 +90,7 @@ describe('a model family (models/default)', () => {
     await ae.close();
     const e = await oneLine(codec.decode(bytes));
     expect(isDqcError(e, 'MODEL_MISMATCH')).toBe(true);
-    expect(e.message).toMatch(/not by any of the 10 qualities of model family dqc-tc/);
+    expect(e.message).toMatch(/not by any of the 11 qualities of model family dqc-tc/);
     const d = tmp();
     writeFileSync(join(d, 'ae.dqc'), bytes);
     expect((await oneLine(codec.decodeFile(join(d, 'ae.dqc'), join(d, 'ae.png')))).message).toMatch(/model family dqc-tc/);
