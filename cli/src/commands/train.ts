@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseModelConfig, builtinConfigPath, train, LR_SCHEDULES, isTransformConfig, parseTransformConfig, trainTransform, type TrainEvent, type ModelConfig, type TransformConfig, type TransformTrainEvent } from '@dqcodec/train';
+import { parseModelConfig, builtinConfigPath, train, LR_SCHEDULES, isTransformConfig, parseTransformConfig, trainTransform, type TrainEvent, type ModelConfig, type TransformConfig, type TransformTrainEvent, type LrSchedule, type BackendPreference } from '@dqcodec/train';
 import { UserError } from '../errors.js';
 import { intOption, floatOption } from '../options.js';
 
@@ -92,6 +92,29 @@ function progressReporter(quiet: boolean): (e: TrainEvent) => void {
   };
 }
 
+/** The options both training loops share, from the parsed flags. */
+function runOptions(o: Record<string, unknown>) {
+  return {
+    dataDir: o.data as string,
+    outDir: o.out as string,
+    steps: o.steps as number,
+    batchSize: o.batch as number,
+    cropSize: o.crop as number,
+    learningRate: o.lr as number,
+    lrSchedule: o.lrSchedule as LrSchedule,
+    lrFinal: o.lrFinal as number | undefined,
+    warmupSteps: o.warmup as number,
+    clipNorm: o.clipNorm as number,
+    previewDropout: o.previewDropout as number,
+    seed: o.seed as number,
+    validateEvery: o.valEvery as number,
+    validationCrops: o.valCrops as number,
+    maxSide: o.maxSide as number,
+    resume: o.resume as boolean,
+    backend: o.backend as BackendPreference,
+  };
+}
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
@@ -127,27 +150,7 @@ export function registerTrain(program: Command): void {
           if (set) throw new UserError(`${flag} does not apply to transform model ${loaded.name} (its analysis is fixed; only the refiner trains)`);
         }
         if (o.crop % 16 !== 0) throw new UserError(`--crop ${o.crop} must be a multiple of 16 for a transform model`);
-        const r = await trainTransform({
-          config: loaded,
-          dataDir: o.data,
-          outDir: o.out,
-          steps: o.steps,
-          batchSize: o.batch,
-          cropSize: o.crop,
-          learningRate: o.lr,
-          lrSchedule: o.lrSchedule,
-          lrFinal: o.lrFinal,
-          warmupSteps: o.warmup,
-          clipNorm: o.clipNorm,
-          previewDropout: o.previewDropout,
-          seed: o.seed,
-          validateEvery: o.valEvery,
-          validationCrops: o.valCrops,
-          maxSide: o.maxSide,
-          resume: o.resume,
-          backend: o.backend,
-          onEvent: transformReporter(o.quiet),
-        });
+        const r = await trainTransform({ ...runOptions(o), config: loaded, onEvent: transformReporter(o.quiet) });
         if (!o.quiet) process.stderr.write(`\ndone: step ${r.finalStep}; checkpoint in ${r.checkpointDir}; export with: dqcodec export ${r.checkpointDir} -o <family-dir>\n`);
         return;
       }
@@ -160,28 +163,12 @@ export function registerTrain(program: Command): void {
       if (o.initTrunk && !o.init) throw new UserError('--init-trunk needs --init <checkpoint-dir>');
       if (o.resume && o.init) throw new UserError('--resume and --init exclude each other: --resume continues <out>/checkpoint, --init starts a new run from another checkpoint');
       const result = await train({
+        ...runOptions(o),
         config,
-        dataDir: o.data,
-        outDir: o.out,
-        steps: o.steps,
-        batchSize: o.batch,
-        cropSize: o.crop,
-        learningRate: o.lr,
-        lrSchedule: o.lrSchedule,
-        lrFinal: o.lrFinal,
-        warmupSteps: o.warmup,
-        clipNorm: o.clipNorm,
         weightDecay: o.weightDecay,
-        previewDropout: o.previewDropout,
-        seed: o.seed,
-        validateEvery: o.valEvery,
-        validationCrops: o.valCrops,
-        maxSide: o.maxSide,
-        resume: o.resume,
         initFrom: o.init,
         initTrunkOnly: o.initTrunk,
         lambda: o.lambda,
-        backend: o.backend,
         onEvent: progressReporter(o.quiet),
       });
       const last = result.validations[result.validations.length - 1];

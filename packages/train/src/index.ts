@@ -8,7 +8,7 @@ export { randomWeights } from './export/randomWeights.js';
 export { exportCheckpoint } from './export/fromCheckpoint.js';
 export { loadCheckpoint, CheckpointError } from './train/checkpoint.js';
 export { DatasetError } from './data/dataset.js';
-export { BackendError, selectBackend } from './tfjs/backend.js';
+export { BackendError, selectBackend, type BackendPreference } from './tfjs/backend.js';
 export { learningRateAt, LR_SCHEDULES, type LrSchedule } from './train/schedule.js';
 export { parseTransformConfig, isTransformConfig, TransformConfigError, type TransformConfig } from './transform/config.js';
 export { trainTransform, type TransformTrainOptions, type TransformTrainEvent, type TransformValidation } from './transform/trainer.js';

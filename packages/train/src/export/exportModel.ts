@@ -293,6 +293,19 @@ export function graphsFingerprint(graphs: Record<GraphKey, Uint8Array>): string 
   return h.digest('hex');
 }
 
+/** The manifest fields that describe the three encoded graphs: files, I/O names, fingerprint, sizes, hashes. */
+export function graphManifestFields(enc: { bytes: Uint8Array; io: GraphIo }, qua: { bytes: Uint8Array; io: GraphIo }, dec: { bytes: Uint8Array; io: GraphIo }) {
+  const graphs = { encoder: enc.bytes, quantizer: qua.bytes, decoder: dec.bytes };
+  return {
+    graphs: { ...GRAPH_FILES },
+    io: { encoder: enc.io, quantizer: qua.io, decoder: dec.io },
+    indexType: 'int32' as const,
+    fingerprint: graphsFingerprint(graphs),
+    sizes: { encoder: enc.bytes.length, quantizer: qua.bytes.length, decoder: dec.bytes.length },
+    hashes: { encoder: sha256(enc.bytes), quantizer: sha256(qua.bytes), decoder: sha256(dec.bytes) },
+  };
+}
+
 /** Builds the three graphs and the manifest in memory (no file system access). */
 export function buildExport(arch: Architecture, weights: Weights): ExportedGraphs {
   const cfg = arch.config;
@@ -308,12 +321,7 @@ export function buildExport(arch: Architecture, weights: Weights): ExportedGraph
     levels: cfg.levels.map(({ M, K, D, stride }) => ({ M, K, D, stride })),
     totalStride: totalStride(cfg),
     imageRange: [0, 1],
-    graphs: { ...GRAPH_FILES },
-    io: { encoder: enc.io, quantizer: qua.io, decoder: dec.io },
-    indexType: 'int32',
-    fingerprint: graphsFingerprint(graphs),
-    sizes: { encoder: enc.bytes.length, quantizer: qua.bytes.length, decoder: dec.bytes.length },
-    hashes: { encoder: sha256(enc.bytes), quantizer: sha256(qua.bytes), decoder: sha256(dec.bytes) },
+    ...graphManifestFields(enc, qua, dec),
   };
   if (priors) manifest.entropy = manifest.prior = priorTables(cfg, priors);
   return { graphs, manifest };

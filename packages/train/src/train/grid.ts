@@ -27,3 +27,18 @@ export async function writeReconstructionGrid(path: string, originals: Float32Ar
   await mkdir(dirname(path), { recursive: true });
   await sharp(px, { raw: { width, height, channels: 3 } }).png().toFile(path);
 }
+
+/**
+ * The validation grid of a run: up to 8 crops spread evenly over the `count` validation crops
+ * (so every validation image appears), originals above their reconstructions.
+ */
+export async function writeValidationGrid(path: string, crops: Float32Array, recon: Float32Array, count: number, cropSize: number): Promise<void> {
+  const shown = Math.min(count, 8);
+  const per = cropSize * cropSize * 3;
+  const pick = (src: Float32Array): Float32Array => {
+    const out = new Float32Array(shown * per);
+    for (let i = 0; i < shown; i++) out.set(src.subarray(Math.floor((i * count) / shown) * per).subarray(0, per), i * per);
+    return out;
+  };
+  await writeReconstructionGrid(path, pick(crops), pick(recon), shown, cropSize, cropSize);
+}

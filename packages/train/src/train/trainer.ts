@@ -14,7 +14,7 @@ import { learningRateAt, type LrSchedule } from './schedule.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError } from './checkpoint.js';
 import { AdamW } from './adamw.js';
 import { Rng } from '../tfjs/rng.js';
-import { writeReconstructionGrid } from './grid.js';
+import { writeValidationGrid } from './grid.js';
 import { MetricsLog } from './metricsLog.js';
 
 export interface TrainOptions {
@@ -222,15 +222,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const v = validate(model, valCrops, valCount, opts.cropSize);
     const psnr = 10 * Math.log10(1 / Math.max(v.mse, 1e-12));
     const gridPath = join(opts.outDir, 'grids', `step-${String(step).padStart(7, '0')}.png`);
-    const shown = Math.min(valCount, 8);
-    // Crops spread evenly over the validation set, so every validation image appears.
-    const per = opts.cropSize * opts.cropSize * 3;
-    const pick = (src: Float32Array): Float32Array => {
-      const out = new Float32Array(shown * per);
-      for (let i = 0; i < shown; i++) out.set(src.subarray(Math.floor((i * valCount) / shown) * per).subarray(0, per), i * per);
-      return out;
-    };
-    await writeReconstructionGrid(gridPath, pick(valCrops), pick(v.recon), shown, opts.cropSize, opts.cropSize);
+    await writeValidationGrid(gridPath, valCrops, v.recon, valCount, opts.cropSize);
     const report: ValidationReport = { step, mse: v.mse, psnr, bpp: v.bpp, perplexity: v.perplexity, gridPath };
     validations.push(report);
     log.write({ type: 'validation', ...report });

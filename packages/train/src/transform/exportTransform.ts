@@ -10,11 +10,10 @@
  * The DC prediction pred (8 × the decoded top-level mean, on each colour's DC channel) is the
  * same ConvTranspose on both sides, so the bottom level codes only what the top did not say.
  */
-import { createHash } from 'node:crypto';
 import { chmod, mkdir, rename, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OnnxGraphBuilder, type IoSpec, type Weights } from '../export/onnxGraph.js';
-import { GRAPH_FILES, graphsFingerprint, MANIFEST_FORMAT_VERSION, type GraphIo, type GraphKey } from '../export/exportModel.js';
+import { GRAPH_FILES, graphManifestFields, MANIFEST_FORMAT_VERSION, type GraphIo, type GraphKey } from '../export/exportModel.js';
 import { blockDctMatrix, RGB_TO_YCC, YCC_OFFSET, YCC_TO_RGB } from './basis.js';
 import { BLOCK, COEFFS, coefficientSteps, deadzoneVectors, STRIDES, topSteps, type TransformConfig } from './config.js';
 import { buildRefiner, REFINER_INPUT_SCALE, REFINER_OUTPUT_SCALE, refinerNames } from './model.js';
@@ -165,7 +164,6 @@ function buildDecoder(cfg: TransformConfig, scale: number, weights: Weights): Bu
   ], [{ name: 'reconstruction', type: 'float32', shape: ['N', 3, 'H', 'W'] }], 'dqcodec transform decoder: indices + levelMask (0 drops level 0: the top-level preview) -> coefficients -> learned refiner -> inverse DCT -> RGB [N,3,H,W]');
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Entropy tables of a transform model: method 4 'coefficient', levels top first. */
 export function coefficientTables(cfg: TransformConfig): { format: 'dqc-coefficients'; version: 1; levelsTopFirst: { M: number; K: number; predict: 'med' | 'none' }[] } {
@@ -196,12 +194,7 @@ export function buildTransformExport(cfg: TransformConfig, weights: Weights, qua
     ],
     totalStride: STRIDES[1],
     imageRange: [0, 1],
-    graphs: { ...GRAPH_FILES },
-    io: { encoder: enc.io, quantizer: qua.io, decoder: dec.io },
-    indexType: 'int32',
-    fingerprint: graphsFingerprint(graphs),
-    sizes: { encoder: enc.bytes.length, quantizer: qua.bytes.length, decoder: dec.bytes.length },
-    hashes: { encoder: sha256(enc.bytes), quantizer: sha256(qua.bytes), decoder: sha256(dec.bytes) },
+    ...graphManifestFields(enc, qua, dec),
     tileMargins: { encoder: 0, decoder: decoderMargin(cfg) },
     entropy: coefficientTables(cfg),
   };

@@ -16,7 +16,7 @@ import { AdamW } from '../train/adamw.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError } from '../train/checkpoint.js';
 import { MetricsLog } from '../train/metricsLog.js';
 import { learningRateAt, type LrSchedule } from '../train/schedule.js';
-import { writeReconstructionGrid } from '../train/grid.js';
+import { writeValidationGrid } from '../train/grid.js';
 import { Rng } from '../tfjs/rng.js';
 import { TransformModel } from './model.js';
 import type { TransformConfig } from './config.js';
@@ -120,13 +120,7 @@ export async function trainTransform(opts: TransformTrainOptions): Promise<{ fin
       if (quality === 1) shownRecon = recon;
     }
     const gridPath = join(opts.outDir, 'grids', `step-${String(step).padStart(7, '0')}.png`);
-    const shown = Math.min(valCount, 8);
-    const pick = (src: Float32Array): Float32Array => {
-      const out = new Float32Array(shown * per);
-      for (let i = 0; i < shown; i++) out.set(src.subarray(Math.floor((i * valCount) / shown) * per).subarray(0, per), i * per);
-      return out;
-    };
-    if (shownRecon) await writeReconstructionGrid(gridPath, pick(valCrops), pick(shownRecon), shown, opts.cropSize, opts.cropSize);
+    if (shownRecon) await writeValidationGrid(gridPath, valCrops, shownRecon, valCount, opts.cropSize);
     const report = { step, points, gridPath };
     validations.push(report);
     log.write({ type: 'validation', ...report });
