@@ -24,4 +24,15 @@ describe('rate–distortion plot', () => {
     const note = Number(/<text x="[\d.]+" y="([\d.]+)" class="note">/.exec(svg)![1]);
     expect(note).toBeGreaterThan(lastRow);
   });
+
+  it('a model family is one curve: its qualities joined by a line under one legend entry', () => {
+    const point = (bpp: number, psnr: number) => ({ setting: 1, bpp, psnr, msssim: 0.9, msssimDb: 10 + psnr / 10, images: 5 });
+    const fam: Curve[] = [3, 1, 2].map((q) => ({ codec: 'dqcodec', label: `dqcodec dqc-tc-q${q}`, points: [point(0.1 * q, 25 + q)] }));
+    const svg = rdPlotSvg([...fam, { codec: 'dqcodec', label: 'dqcodec default', points: [point(0.5, 29)] }, { codec: 'jpeg', label: 'jpeg', points: [point(0.1, 25), point(0.5, 33)] }], 'test');
+    expect([...svg.matchAll(/>dqcodec dqc-tc, qualities 1–3</g)]).toHaveLength(1);
+    expect(svg).not.toMatch(/dqc-tc-q2/);
+    expect(svg).toMatch(/>dqcodec default</);
+    // Per panel: one polyline for the family, one for JPEG; the single point has none.
+    expect([...svg.matchAll(/<polyline /g)]).toHaveLength(4);
+  });
 });

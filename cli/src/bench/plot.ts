@@ -113,8 +113,39 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+/**
+ * A model family's qualities ("dqcodec <name>-q1" … "-qN", all levels) become one curve labelled
+ * "dqcodec <name>, qualities a–b", so a family reads as one codec; other points stay as they are.
+ */
+export function groupFamilies(curves: Curve[]): Curve[] {
+  const member = (c: Curve): RegExpExecArray | null => (c.codec === 'dqcodec' ? /^(.+)-q(\d+)$/.exec(c.label) : null);
+  const out: Curve[] = [];
+  const families = new Map<string, { curve: Curve; qualities: number[] }>();
+  for (const c of curves) {
+    const m = member(c);
+    if (!m) {
+      out.push(c);
+      continue;
+    }
+    let f = families.get(m[1]);
+    if (!f) {
+      f = { curve: { codec: 'dqcodec', label: m[1], points: [] }, qualities: [] };
+      families.set(m[1], f);
+      out.push(f.curve);
+    }
+    f.curve.points.push(...c.points);
+    f.qualities.push(Number(m[2]));
+  }
+  for (const [name, f] of families) {
+    f.curve.points.sort((a, b) => a.bpp - b.bpp);
+    if (f.qualities.length > 1) f.curve.label = `${name}, qualities ${Math.min(...f.qualities)}–${Math.max(...f.qualities)}`;
+  }
+  return out;
+}
+
 /** The two-panel plot; `subtitle` says what was measured (images, machine). */
-export function rdPlotSvg(curves: Curve[], subtitle: string): string {
+export function rdPlotSvg(allCurves: Curve[], subtitle: string): string {
+  const curves = groupFamilies(allCurves);
   const width = PANEL.w * 2;
   const notes = wrap(subtitle, 150);
   const keys = legend(curves, PANEL.h + 14, width);
