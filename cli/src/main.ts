@@ -23,7 +23,19 @@ async function loadProgram(args: readonly string[]): Promise<Command> {
   }
 }
 
+/**
+ * A reader that goes away early (`dqcodec info x.dqc | head -1`, `--help | head`) is not an
+ * error of ours: stop quietly, as Unix tools do, instead of dying on EPIPE with a stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 async function main(): Promise<void> {
+  quietOnClosedPipe(process.stdout);
   try {
     const program = await loadProgram(process.argv.slice(2));
     await program.parseAsync(process.argv);
