@@ -29,9 +29,9 @@ const { values } = parseArgs({ options: { out: { type: 'string', default: 'runs/
 const out = resolve(values.out!);
 const data = resolve(values.data!);
 
-function script(name: string, args: string[]): void {
-  console.error(`\n$ tsx packages/train/scripts/${name} ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, ['--conditions=@dqcodec/source', '--import', 'tsx', join(root, 'packages', 'train', 'scripts', name), ...args], { stdio: 'inherit', cwd: root });
+function dqcodec(args: string[]): void {
+  console.error(`\n$ dqcodec ${args.join(' ')}`);
+  const r = spawnSync(process.execPath, ['--conditions=@dqcodec/source', '--import', 'tsx', join(root, 'cli', 'src', 'main.ts'), ...args], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
@@ -40,8 +40,9 @@ if (!existsSync(data)) {
   process.exit(1);
 }
 const run = join(out, 'tc');
-const steps = ['--config', 'tc', '--data', data, '--out', run, '--steps', '12000', '--validate-every', '1000', '--lr', '3e-4', '--lr-final', '3e-5', '--warmup', '100', '--batch', '8', '--crop', '128', '--preview-dropout', '0.1', '--seed', '1'];
-script('trainTransform.ts', existsSync(join(run, 'checkpoint')) ? [...steps, '--resume'] : steps);
+// The flags of the shipped run (full-size photos, 32 validation crops, clip 1, wasm or better backend).
+const steps = ['train', '--config', 'tc', '--data', data, '--out', run, '--steps', '12000', '--val-every', '1000', '--val-crops', '32', '--max-side', '0', '--lr', '3e-4', '--lr-schedule', 'cosine', '--lr-final', '3e-5', '--warmup', '100', '--batch', '8', '--crop', '128', '--clip-norm', '1', '--preview-dropout', '0.1', '--seed', '1'];
+dqcodec(existsSync(join(run, 'checkpoint')) ? [...steps, '--resume'] : steps);
 const model = join(out, 'models', 'default');
-script('exportTransform.ts', ['--checkpoint', join(run, 'checkpoint'), '--out', model, '--default', '6']);
+dqcodec(['export', run, '-o', model, '--default-quality', '6', '--overwrite']);
 console.error(`\ntrain:default: model family in ${model}; compare with: npm run bench:rd -- data/photos/heldout -m models/default -m ${model} --codecs none`);

@@ -1,22 +1,17 @@
 import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { exportCheckpoint, exportTransformFamily, isTransformConfig, loadCheckpoint, parseTransformConfig } from '@dqcodec/train';
+import { exportCheckpoint, exportTransformFamily, isTransformConfig, loadCheckpoint, parseTransformConfig, type CheckpointData } from '@dqcodec/train';
 import { UserError } from '../errors.js';
 import { intOption } from '../options.js';
 
 /** A transform model's checkpoint → a model family (one model directory per operating point + family.json). */
-async function exportFamily(checkpoint: string, o: { out: string; overwrite: boolean; quiet: boolean; defaultQuality?: number }): Promise<boolean> {
-  const dir = (await stat(join(checkpoint, 'checkpoint')).catch(() => null)) ? join(checkpoint, 'checkpoint') : checkpoint;
-  const ck = await loadCheckpoint(dir);
-  if (!isTransformConfig(ck.config)) return false;
+async function exportFamily(ck: CheckpointData, o: { out: string; overwrite: boolean; quiet: boolean; defaultQuality?: number }): Promise<void> {
   const cfg = parseTransformConfig(ck.config);
   if (o.defaultQuality !== undefined && o.defaultQuality > cfg.qualities.length) throw new UserError(`--default-quality ${o.defaultQuality}: model ${cfg.name} has qualities 1–${cfg.qualities.length}`);
   if (!o.overwrite && (await stat(o.out).catch(() => null))) throw new UserError(`output directory ${o.out} already exists (choose another one or pass --overwrite)`);
   const t0 = performance.now();
   const r = await exportTransformFamily(cfg, ck.weights, o.out, { defaultQuality: o.defaultQuality });
   if (!o.quiet) process.stdout.write(`exported step ${ck.step} of transform model ${cfg.name} as a family of ${r.dirs.length} qualities in ${r.outDir} (${(performance.now() - t0).toFixed(0)} ms)\n`);
-  return true;
 }
 
 export function registerExport(program: Command): void {
@@ -30,8 +25,10 @@ export function registerExport(program: Command): void {
     .option('--default-quality <n>', 'transform models: the quality encoders use by default (default: the middle one)', intOption(1))
     .option('-q, --quiet', 'print nothing on success', false)
     .action(async (checkpoint: string, o: { out: string; name?: string; overwrite: boolean; quiet: boolean; defaultQuality?: number }) => {
-      if (await exportFamily(checkpoint, o)) return;
-      const r = await exportCheckpoint(checkpoint, o.out, { overwrite: o.overwrite, name: o.name });
+      // One read of the checkpoint: its config says which exporter it needs.
+      const ck = await loadCheckpoint(checkpoint);
+      if (isTransformConfig(ck.config)) return exportFamily(ck, o);
+      const r = await exportCheckpoint(ck, o.out, { overwrite: o.overwrite, name: o.name });
       if (!o.quiet) {
         const sizes = Object.entries(r.manifest.sizes ?? {})
           .map(([k, v]) => `${k} ${(Number(v) / 1024).toFixed(0)} KiB`)

@@ -6,7 +6,7 @@ export { DqAe } from './tfjs/model.js';
 export { exportModel, ExportError, GRAPH_FILES, type ExportManifest, type Weights } from './export/exportModel.js';
 export { randomWeights } from './export/randomWeights.js';
 export { exportCheckpoint } from './export/fromCheckpoint.js';
-export { loadCheckpoint, CheckpointError } from './train/checkpoint.js';
+export { loadCheckpoint, CheckpointError, type CheckpointData } from './train/checkpoint.js';
 export { DatasetError } from './data/dataset.js';
 export { BackendError, selectBackend, type BackendPreference } from './tfjs/backend.js';
 export { learningRateAt, LR_SCHEDULES, type LrSchedule } from './train/schedule.js';

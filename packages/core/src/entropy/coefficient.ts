@@ -17,6 +17,7 @@ import { crc32 } from '../crc32.js';
 import { DqcError } from '../errors.js';
 import { MAX_TOTAL, RangeDecoder, RangeEncoder } from './rangeCoder.js';
 import type { LevelIndicesInput, LevelShape, LevelSpec } from './types.js';
+import { checkedIndices } from './model.js';
 
 /** Prediction of a value from its causal neighbours in the same codebook. */
 export type CoefficientPredict = 'none' | 'med';
@@ -239,20 +240,11 @@ function predictMed(idx: ArrayLike<number>, base: number, i: number, x: number, 
   return y > 0 ? idx[base + i - w] - half : 0;
 }
 
-function checkIndices(level: LevelIndicesInput): void {
-  const { M, h, w, K, indices } = level;
-  if (indices.length !== M * h * w) throw new DqcError('BAD_INDICES', `level: indices have length ${indices.length}, expected M·h·w = ${M * h * w}`);
-  for (let i = 0; i < indices.length; i++) {
-    const v = indices[i];
-    if (!(v >= 0 && v < K)) throw new DqcError('BAD_INDICES', `level: index ${v} at position ${i} is out of range for K=${K}`);
-  }
-}
-
 /** Range-code one level with the 'coefficient' method; `t` must match (M, K). */
 export function encodeCoefficientLevel(level: LevelIndicesInput, t: CompiledCoefficientLevel): Uint8Array {
   checkShape(level, t);
-  checkIndices(level);
-  const { M, h, w, K, indices } = level;
+  const indices = checkedIndices(level);
+  const { M, h, w, K } = level;
   const half = K >> 1;
   const med = t.predict === 'med';
   const size = h * w;

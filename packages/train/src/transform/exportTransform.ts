@@ -12,6 +12,7 @@
  */
 import { chmod, mkdir, rename, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { coefficientTablesFor, type CoefficientTables } from '@dqcodec/core';
 import { OnnxGraphBuilder, type IoSpec, type Weights } from '../export/onnxGraph.js';
 import { GRAPH_FILES, graphManifestFields, MANIFEST_FORMAT_VERSION, type GraphIo, type GraphKey } from '../export/exportModel.js';
 import { blockDctMatrix, RGB_TO_YCC, YCC_OFFSET, YCC_TO_RGB } from './basis.js';
@@ -166,8 +167,8 @@ function buildDecoder(cfg: TransformConfig, scale: number, weights: Weights): Bu
 
 
 /** Entropy tables of a transform model: method 4 'coefficient', levels top first. */
-export function coefficientTables(cfg: TransformConfig): { format: 'dqc-coefficients'; version: 1; levelsTopFirst: { M: number; K: number; predict: 'med' | 'none' }[] } {
-  return { format: 'dqc-coefficients', version: 1, levelsTopFirst: [{ M: 3, K: cfg.K, predict: 'med' }, { M: NC, K: cfg.K, predict: 'none' }] };
+export function coefficientTables(cfg: TransformConfig): CoefficientTables {
+  return coefficientTablesFor([{ M: 3, K: cfg.K, predict: 'med' }, { M: NC, K: cfg.K, predict: 'none' }]);
 }
 
 /** Decoder receptive field beyond a block, in pixels, rounded up to the total stride. */

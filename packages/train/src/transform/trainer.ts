@@ -96,6 +96,8 @@ export async function trainTransform(opts: TransformTrainOptions): Promise<{ fin
   const validations: TransformValidation[] = [];
   const Q = opts.config.qualities;
   const checked = [...new Set([1, Math.ceil(Q.length / 2), Q.length])];
+  // Plain transform coding does not depend on the refiner: measured at the first validation only.
+  const plainPsnr = new Map<number, number>();
 
   const runValidation = async (): Promise<void> => {
     const points: TransformValidation['points'] = [];
@@ -112,11 +114,12 @@ export async function trainTransform(opts: TransformTrainOptions): Promise<{ fin
         const r = model.evaluate(x, scale);
         recon.set(r.recon, i * per);
         sq += r.mse * m;
-        plain += model.evaluate(x, scale, { refine: false }).mse * m;
+        if (!plainPsnr.has(quality)) plain += model.evaluate(x, scale, { refine: false }).mse * m;
         preview += model.evaluate(x, scale, { keepBottom: false }).mse * m;
         x.dispose();
       }
-      points.push({ quality, psnr: psnrOf(sq / valCount), plainPsnr: psnrOf(plain / valCount), previewPsnr: psnrOf(preview / valCount) });
+      if (!plainPsnr.has(quality)) plainPsnr.set(quality, psnrOf(plain / valCount));
+      points.push({ quality, psnr: psnrOf(sq / valCount), plainPsnr: plainPsnr.get(quality)!, previewPsnr: psnrOf(preview / valCount) });
       if (quality === 1) shownRecon = recon;
     }
     const gridPath = join(opts.outDir, 'grids', `step-${String(step).padStart(7, '0')}.png`);
