@@ -33,6 +33,7 @@ describe('dqcodec train', () => {
     const r = runCli(['train', '-c', cfg, '-d', data, '-o', join(dir, 'run'), '--steps', '2', '--batch', '2', '--crop', '16', '--val-every', '2', '--val-crops', '2', '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/validation PSNR/);
+    expectUserError(runCli(['export', join(dir, 'run'), '-o', join(dir, 'm'), '--default-quality', '2']), /--default-quality applies to transform models only/);
   });
 
   it('missing data directory', () => {
@@ -98,6 +99,7 @@ describe('dqcodec train', () => {
     expect(fam.defaultQuality).toBe(2);
     expectUserError(runCli(['export', run, '-o', out]), /already exists/);
     expectUserError(runCli(['export', run, '-o', join(dir, 'f2'), '--default-quality', '3']), /qualities 1–2/);
+    expectUserError(runCli(['export', run, '-o', join(dir, 'f3'), '--name', 'x']), /--name does not apply to transform model tc-cli/);
     expectUserError(runCli(['train', '-c', cfg, '-d', data, '-o', join(dir, 'x'), '--lambda', '0.01']), /--lambda does not apply to transform model tc-cli/);
     expectUserError(runCli(['train', '-c', cfg, '-d', data, '-o', join(dir, 'x'), '--crop', '24']), /multiple of 16/);
   });

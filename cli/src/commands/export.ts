@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { exportCheckpoint, exportTransformFamily, isTransformConfig, loadCheckpoint, parseTransformConfig, type CheckpointData } from '@dqcodec/train';
 import { UserError } from '../errors.js';
+import { printable } from '../printable.js';
 import { intOption } from '../options.js';
 
 /** A transform model's checkpoint → a model family (one model directory per operating point + family.json). */
@@ -27,7 +28,11 @@ export function registerExport(program: Command): void {
     .action(async (checkpoint: string, o: { out: string; name?: string; overwrite: boolean; quiet: boolean; defaultQuality?: number }) => {
       // One read of the checkpoint: its config says which exporter it needs.
       const ck = await loadCheckpoint(checkpoint);
-      if (isTransformConfig(ck.config)) return exportFamily(ck, o);
+      if (isTransformConfig(ck.config)) {
+        if (o.name !== undefined) throw new UserError(`--name does not apply to transform model ${printable(ck.config.name)}: its members are named <config name>-q<quality>`);
+        return exportFamily(ck, o);
+      }
+      if (o.defaultQuality !== undefined) throw new UserError('--default-quality applies to transform models only (this checkpoint is a DQ-AE: one model, no qualities)');
       const r = await exportCheckpoint(ck, o.out, { overwrite: o.overwrite, name: o.name });
       if (!o.quiet) {
         const sizes = Object.entries(r.manifest.sizes ?? {})
